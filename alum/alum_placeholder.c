@@ -1,0 +1,2 @@
+/* Temporary translation unit until alum/ has sources. */
+typedef int alum_placeholder_unused;

@@ -1,0 +1,2 @@
+/* Temporary translation unit until nn/ has sources. */
+typedef int nn_placeholder_unused;
