@@ -1,2 +1,0 @@
-/* Temporary translation unit until alum/ has sources. */
-typedef int alum_placeholder_unused;
