@@ -1,4 +1,8 @@
-/* Matrix products. Row-major operands; offsets and strides in elements. */
+/*
+ * Matrix products. Row-major operands; offsets and strides in elements.
+ * C = alpha * op(A) * op(B) + beta * C; C is not read when beta == 0, so NaN
+ * or Inf left in an uninitialised C does not leak into the result.
+ */
 
 /* One work-item per element of C: simple and correct on every device. */
 __kernel void gemm_reference(int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -20,4 +24,188 @@ __kernel void gemm_reference(int trans_a, int trans_b, int m, int n, int k, floa
     }
     float prior = beta != 0.0f ? beta * c[row * ldc + col] : 0.0f;
     c[row * ldc + col] = alpha * acc + prior;
+}
+
+/*
+ * Transposes batch matrices of rows x cols (leading dimension ld, matrix i at
+ * offset + i * stride) into dense cols x rows matrices of out.
+ */
+__kernel void gemm_transpose(int rows, int cols, __global const float *in, uint in_off, int ld,
+                             uint in_stride, __global float *out)
+{
+    int r = get_global_id(0), col = get_global_id(1), batch = get_global_id(2);
+    if (r >= rows || col >= cols)
+        return;
+    in += in_off + batch * in_stride;
+    out += (size_t)batch * rows * cols;
+    out[(size_t)col * rows + r] = in[(size_t)r * ld + col];
+}
+
+/*
+ * CPU-shaped kernel, launched with local size 1. Each work-item computes an
+ * 8 x 32 tile of C in sixteen float16 accumulators: per step of k it loads
+ * two float16 of one row of B and eight scalars of A. Global dimension 0 walks
+ * down the row tiles of C, so consecutive work-items reuse the same panel of
+ * B from cache. B must be untransposed (the host packs a transposed B first);
+ * A is read through row and column strides, so both layouts of A work.
+ *
+ * Rows past m read row m - 1 of A and are not stored. A tile whose 32 columns
+ * run past n loads B element by element with clamped indices.
+ */
+#define GEMM_CPU_STEP(b0, b1)                                                                      \
+    do {                                                                                           \
+        float a0 = a_row0[a_pos], a1 = a_row1[a_pos], a2 = a_row2[a_pos], a3 = a_row3[a_pos];     \
+        float a4 = a_row4[a_pos], a5 = a_row5[a_pos], a6 = a_row6[a_pos], a7 = a_row7[a_pos];     \
+        c00 = fma((float16)(a0), b0, c00);                                                         \
+        c01 = fma((float16)(a0), b1, c01);                                                         \
+        c10 = fma((float16)(a1), b0, c10);                                                         \
+        c11 = fma((float16)(a1), b1, c11);                                                         \
+        c20 = fma((float16)(a2), b0, c20);                                                         \
+        c21 = fma((float16)(a2), b1, c21);                                                         \
+        c30 = fma((float16)(a3), b0, c30);                                                         \
+        c31 = fma((float16)(a3), b1, c31);                                                         \
+        c40 = fma((float16)(a4), b0, c40);                                                         \
+        c41 = fma((float16)(a4), b1, c41);                                                         \
+        c50 = fma((float16)(a5), b0, c50);                                                         \
+        c51 = fma((float16)(a5), b1, c51);                                                         \
+        c60 = fma((float16)(a6), b0, c60);                                                         \
+        c61 = fma((float16)(a6), b1, c61);                                                         \
+        c70 = fma((float16)(a7), b0, c70);                                                         \
+        c71 = fma((float16)(a7), b1, c71);                                                         \
+        a_pos += a_col_stride;                                                                     \
+    } while (0)
+
+/* Gathers 16 elements of B row bp at clamped column offsets idx. */
+inline float16 gather16(__global const float *bp, int16 idx)
+{
+    return (float16)(bp[idx.s0], bp[idx.s1], bp[idx.s2], bp[idx.s3], bp[idx.s4], bp[idx.s5],
+                     bp[idx.s6], bp[idx.s7], bp[idx.s8], bp[idx.s9], bp[idx.sa], bp[idx.sb],
+                     bp[idx.sc], bp[idx.sd], bp[idx.se], bp[idx.sf]);
+}
+
+/* Writes up to 32 columns of one row of the tile, applying alpha and beta. */
+inline void store_row(__global float *crow, int ncols, float16 v0, float16 v1, float alpha,
+                      float beta)
+{
+    float vals[32];
+    vstore16(v0, 0, vals);
+    vstore16(v1, 1, vals);
+    if (ncols == 32) {
+        float16 r0 = (float16)(alpha) * v0, r1 = (float16)(alpha) * v1;
+        if (beta != 0.0f) {
+            r0 = fma((float16)(beta), vload16(0, crow), r0);
+            r1 = fma((float16)(beta), vload16(1, crow), r1);
+        }
+        vstore16(r0, 0, crow);
+        vstore16(r1, 1, crow);
+        return;
+    }
+    for (int j = 0; j < ncols; j++)
+        crow[j] = beta != 0.0f ? fma(beta, crow[j], alpha * vals[j]) : alpha * vals[j];
+}
+
+__kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const float *a,
+                            uint a_off, int a_row_stride, int a_col_stride, uint a_batch_stride,
+                            __global const float *b, uint b_off, int ldb, uint b_batch_stride,
+                            float beta, __global float *c, uint c_off, int ldc,
+                            uint c_batch_stride)
+{
+    int row = get_global_id(0) * 8, col = get_global_id(1) * 32, batch = get_global_id(2);
+    if (row >= m || col >= n)
+        return;
+    a += a_off + (size_t)batch * a_batch_stride;
+    b += b_off + (size_t)batch * b_batch_stride + col;
+    c += c_off + (size_t)batch * c_batch_stride + col;
+
+    __global const float *a_row0 = a + (size_t)min(row + 0, m - 1) * a_row_stride;
+    __global const float *a_row1 = a + (size_t)min(row + 1, m - 1) * a_row_stride;
+    __global const float *a_row2 = a + (size_t)min(row + 2, m - 1) * a_row_stride;
+    __global const float *a_row3 = a + (size_t)min(row + 3, m - 1) * a_row_stride;
+    __global const float *a_row4 = a + (size_t)min(row + 4, m - 1) * a_row_stride;
+    __global const float *a_row5 = a + (size_t)min(row + 5, m - 1) * a_row_stride;
+    __global const float *a_row6 = a + (size_t)min(row + 6, m - 1) * a_row_stride;
+    __global const float *a_row7 = a + (size_t)min(row + 7, m - 1) * a_row_stride;
+
+    float16 c00 = 0.0f, c01 = 0.0f, c10 = 0.0f, c11 = 0.0f, c20 = 0.0f, c21 = 0.0f;
+    float16 c30 = 0.0f, c31 = 0.0f, c40 = 0.0f, c41 = 0.0f, c50 = 0.0f, c51 = 0.0f;
+    float16 c60 = 0.0f, c61 = 0.0f, c70 = 0.0f, c71 = 0.0f;
+    size_t a_pos = 0;
+    int ncols = min(32, n - col);
+
+    if (ncols == 32) {
+        __global const float *bp = b;
+        for (int p = 0; p < k; p++) {
+            float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
+            GEMM_CPU_STEP(b0, b1);
+            bp += ldb;
+        }
+    } else {
+        int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        int16 idx0 = min(lane, (int16)(ncols - 1));
+        int16 idx1 = min(lane + 16, (int16)(ncols - 1));
+        __global const float *bp = b;
+        for (int p = 0; p < k; p++) {
+            float16 b0 = gather16(bp, idx0), b1 = gather16(bp, idx1);
+            GEMM_CPU_STEP(b0, b1);
+            bp += ldb;
+        }
+    }
+
+    int nrows = min(8, m - row);
+    __global float *crow = c + (size_t)row * ldc;
+    store_row(crow, ncols, c00, c01, alpha, beta);
+    if (nrows > 1)
+        store_row(crow + ldc, ncols, c10, c11, alpha, beta);
+    if (nrows > 2)
+        store_row(crow + 2 * ldc, ncols, c20, c21, alpha, beta);
+    if (nrows > 3)
+        store_row(crow + 3 * ldc, ncols, c30, c31, alpha, beta);
+    if (nrows > 4)
+        store_row(crow + 4 * ldc, ncols, c40, c41, alpha, beta);
+    if (nrows > 5)
+        store_row(crow + 5 * ldc, ncols, c50, c51, alpha, beta);
+    if (nrows > 6)
+        store_row(crow + 6 * ldc, ncols, c60, c61, alpha, beta);
+    if (nrows > 7)
+        store_row(crow + 7 * ldc, ncols, c70, c71, alpha, beta);
+}
+
+/*
+ * GPU kernel: 16 x 16 work-groups; each work-group stages 16 x 16 tiles of A
+ * and B in local memory and each work-item computes one element of C.
+ * Transposes are handled in the tile loads.
+ */
+#define GEMM_TILE 16
+
+__kernel __attribute__((reqd_work_group_size(GEMM_TILE, GEMM_TILE, 1))) void
+gemm_tiled(int trans_a, int trans_b, int m, int n, int k, float alpha, __global const float *a,
+           uint a_off, int lda, uint a_stride, __global const float *b, uint b_off, int ldb,
+           uint b_stride, float beta, __global float *c, uint c_off, int ldc, uint c_stride)
+{
+    __local float a_tile[GEMM_TILE][GEMM_TILE];
+    __local float b_tile[GEMM_TILE][GEMM_TILE + 1];
+    int tx = get_local_id(0), ty = get_local_id(1);
+    int col = get_global_id(0), row = get_global_id(1), batch = get_global_id(2);
+    a += a_off + (size_t)batch * a_stride;
+    b += b_off + (size_t)batch * b_stride;
+    c += c_off + (size_t)batch * c_stride;
+    float acc = 0.0f;
+    for (int p0 = 0; p0 < k; p0 += GEMM_TILE) {
+        int pa = p0 + tx, pb = p0 + ty;
+        float av = 0.0f, bv = 0.0f;
+        if (row < m && pa < k)
+            av = trans_a ? a[(size_t)pa * lda + row] : a[(size_t)row * lda + pa];
+        if (col < n && pb < k)
+            bv = trans_b ? b[(size_t)col * ldb + pb] : b[(size_t)pb * ldb + col];
+        a_tile[ty][tx] = av;
+        b_tile[ty][tx] = bv;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int q = 0; q < GEMM_TILE; q++)
+            acc = fma(a_tile[ty][q], b_tile[q][tx], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (row < m && col < n) {
+        float prior = beta != 0.0f ? beta * c[(size_t)row * ldc + col] : 0.0f;
+        c[(size_t)row * ldc + col] = alpha * acc + prior;
+    }
 }

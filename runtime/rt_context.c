@@ -1,4 +1,5 @@
 #include "runtime/rt_context.h"
+#include "runtime/rt_clblast.h"
 #include "runtime/rt_gemm.h"
 #include "runtime/rt_program.h"
 #include "runtime/rt_profile.h"
@@ -265,6 +266,9 @@ int rt_context_create(rt_context **out, const char *selector)
         free(ctx);
         return st;
     }
+    /* Tuned CLBlast parameters only speed CLBlast up, so a bad file is a warning. */
+    if (rt_clblast_apply_stored(ctx) != RT_OK)
+        fprintf(stderr, "warning: %s\n", rt_last_error());
     *out = ctx;
     return RT_OK;
 }

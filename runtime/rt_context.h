@@ -78,6 +78,8 @@ typedef struct rt_context {
     size_t bytes_current;       /* device bytes held by live tensors */
     size_t bytes_peak;
     void *gemm_state; /* owned by rt_gemm.c */
+    unsigned long programs_compiled;   /* programs built from source by this context */
+    unsigned long programs_from_cache; /* programs loaded from the on-disk cache */
 } rt_context;
 
 /*

@@ -101,6 +101,7 @@ int rt_program_build_source(rt_context *ctx, const char *name, const char *sourc
         clReleaseProgram(program);
         return code;
     }
+    ctx->programs_compiled++;
     rt_cache_store(ctx, name, source, options, program);
     *out = program;
     return RT_OK;
