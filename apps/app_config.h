@@ -246,6 +246,14 @@ int app_config_load(app_config *cfg, const char *path, const char *const *overri
                     int n_overrides, char **errors_out);
 
 /*
+ * Loads a config like app_config_load, reading the YAML text from memory.
+ * name labels error messages, and relative extends paths are resolved from
+ * its directory.
+ */
+int app_config_load_buffer(app_config *cfg, const char *name, const char *text, size_t size,
+                           const char *const *overrides, int n_overrides, char **errors_out);
+
+/*
  * Writes cfg as YAML holding every key, in schema order. Loading the output
  * gives a config equal to cfg. Returns RT_OK or RT_ERR_IO.
  */
@@ -253,7 +261,8 @@ int app_config_write_yaml(const app_config *cfg, FILE *out);
 
 /*
  * Prints the key table: dotted key, type, default, range or allowed values and
- * description. With markdown set, prints the full docs/config.md page.
+ * description. With markdown set, prints the same reference as Markdown tables,
+ * one per section (the key reference of docs/config.md).
  */
 void app_config_print_help(FILE *out, bool markdown);
 
