@@ -18,6 +18,8 @@
 #ifndef ALUMCL_NN_LAYERS_H
 #define ALUMCL_NN_LAYERS_H
 
+#include <stdint.h>
+
 #include "nn/nn_param.h"
 
 /* ---- 2-D convolution: weight [Cout, Cin, KH, KW], optional bias [Cout] ---- */
@@ -28,6 +30,7 @@ typedef struct nn_conv2d {
     nn_param weight;
     nn_param bias;
     rt_tensor scratch; /* im2col columns or other workspace, grown on demand */
+    size_t scratch_limit_bytes; /* im2col scratch bound per batch chunk; 0 means 64 MiB */
 } nn_conv2d;
 
 int nn_conv2d_init(rt_context *ctx, nn_conv2d *conv, const char *name, int in_channels,
@@ -50,6 +53,7 @@ typedef struct nn_batchnorm2d {
     rt_tensor running_mean, running_var; /* [C]; running_var is unbiased, as PyTorch */
     rt_tensor save_mean, save_invstd;    /* [C] batch statistics of the last training forward */
     rt_tensor scratch;                   /* reduction workspace */
+    bool saved_batch_stats; /* save_* holds batch statistics (last forward was training) */
 } nn_batchnorm2d;
 
 int nn_batchnorm2d_init(rt_context *ctx, nn_batchnorm2d *bn, const char *name, int channels,
@@ -126,5 +130,15 @@ int nn_scale(rt_context *ctx, float alpha, rt_tensor *y);
 int nn_softmax_xent(rt_context *ctx, const rt_tensor *logits, const rt_tensor *labels,
                     float label_smoothing, float grad_scale, rt_tensor *loss_per_sample,
                     rt_tensor *dlogits, rt_tensor *stats);
+
+/*
+ * The loss kernel clamps out-of-range labels to 0..K-1 so that it cannot read
+ * out of bounds; these checks let callers reject such labels with a message.
+ * nn_labels_check validates host labels; nn_labels_check_tensor reads labels
+ * back from the device (a blocking read). Both return RT_ERR_INVALID naming
+ * the first bad index and value.
+ */
+int nn_labels_check(const int32_t *labels, int count, int num_classes);
+int nn_labels_check_tensor(const rt_tensor *labels, int num_classes);
 
 #endif
