@@ -46,7 +46,7 @@ struct app_dataset {
     void *impl; /* reader state */
 };
 
-/* Decodes sample index (0 <= index < count); grayscale stays 1-channel. */
+/* Decodes sample index (0 <= index < count); gray images become RGB when ds->channels is 3. */
 int app_dataset_load(const app_dataset *ds, int32_t index, app_image *out);
 
 /* Writes where sample index comes from ("root/art_painting/dog/pic_001.jpg") into buf. */
