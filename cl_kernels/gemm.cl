@@ -27,18 +27,34 @@ __kernel void gemm_reference(int trans_a, int trans_b, int m, int n, int k, floa
 }
 
 /*
- * Transposes batch matrices of rows x cols (leading dimension ld, matrix i at
- * offset + i * stride) into dense cols x rows matrices of out.
+ * Packs each k x n matrix op(B) into column panels of 32 for gemm_cpu_8x32:
+ * panel j holds columns 32j .. 32j+31 as k rows of 32 contiguous floats, with
+ * zeros past column n. Matrix i of the output starts at i * panels * 32 * k.
  */
-__kernel void gemm_transpose(int rows, int cols, __global const float *in, uint in_off, int ld,
-                             uint in_stride, __global float *out)
+__kernel void gemm_pack_b(int trans_b, int k, int n, __global const float *b, uint b_off, int ldb,
+                          uint b_stride, __global float *out)
 {
-    int r = get_global_id(0), col = get_global_id(1), batch = get_global_id(2);
-    if (r >= rows || col >= cols)
+    /* One work-item copies one row of 32 floats of one panel; dimension 0 walks
+     * along k so that, for a transposed B, neighbours read neighbouring floats. */
+    int p = get_global_id(0), panel = get_global_id(1), batch = get_global_id(2);
+    int panels = (n + 31) / 32;
+    if (p >= k || panel >= panels)
         return;
-    in += in_off + batch * in_stride;
-    out += (size_t)batch * rows * cols;
-    out[(size_t)col * rows + r] = in[(size_t)r * ld + col];
+    int col = panel * 32;
+    b += b_off + (size_t)batch * b_stride;
+    out += ((size_t)batch * panels + panel) * 32 * k + (size_t)p * 32;
+    if (!trans_b && col + 32 <= n) {
+        __global const float *row = b + (size_t)p * ldb + col;
+        vstore16(vload16(0, row), 0, out);
+        vstore16(vload16(1, row), 1, out);
+        return;
+    }
+    for (int j = 0; j < 32; j++) {
+        float v = 0.0f;
+        if (col + j < n)
+            v = trans_b ? b[(size_t)(col + j) * ldb + p] : b[(size_t)p * ldb + col + j];
+        out[j] = v;
+    }
 }
 
 /*
@@ -46,11 +62,15 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *in, uint 
  * 8 x 32 tile of C in sixteen float16 accumulators: per step of k it loads
  * two float16 of one row of B and eight scalars of A. Global dimension 0 walks
  * down the row tiles of C, so consecutive work-items reuse the same panel of
- * B from cache. B must be untransposed (the host packs a transposed B first);
- * A is read through row and column strides, so both layouts of A work.
+ * B from cache. A is read through row and column strides, so both layouts of
+ * A work. B is untransposed: either the caller's matrix (b_row_step = ldb,
+ * b_panel_step = 32) or the output of gemm_pack_b (b_row_step = 32,
+ * b_panel_step = 32 * k, b_padded = 1). Packing keeps the 32 floats of
+ * consecutive k steps in one page, where a wide row-major B touches a new page
+ * per step and thrashes the TLB.
  *
- * Rows past m read row m - 1 of A and are not stored. A tile whose 32 columns
- * run past n loads B element by element with clamped indices.
+ * Rows past m read row m - 1 of A and are not stored. An unpadded tile whose 32
+ * columns run past n loads B element by element with clamped indices.
  */
 #define GEMM_CPU_STEP(b0, b1)                                                                      \
     do {                                                                                           \
@@ -106,15 +126,15 @@ inline void store_row(__global float *crow, int ncols, float16 v0, float16 v1, f
 
 __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const float *a,
                             uint a_off, int a_row_stride, int a_col_stride, uint a_batch_stride,
-                            __global const float *b, uint b_off, int ldb, uint b_batch_stride,
-                            float beta, __global float *c, uint c_off, int ldc,
-                            uint c_batch_stride)
+                            __global const float *b, uint b_off, int b_row_step, int b_panel_step,
+                            int b_padded, uint b_batch_stride, float beta, __global float *c,
+                            uint c_off, int ldc, uint c_batch_stride)
 {
     int row = get_global_id(0) * 8, col = get_global_id(1) * 32, batch = get_global_id(2);
     if (row >= m || col >= n)
         return;
     a += a_off + (size_t)batch * a_batch_stride;
-    b += b_off + (size_t)batch * b_batch_stride + col;
+    b += b_off + (size_t)batch * b_batch_stride + (size_t)get_global_id(1) * b_panel_step;
     c += c_off + (size_t)batch * c_batch_stride + col;
 
     __global const float *a_row0 = a + (size_t)min(row + 0, m - 1) * a_row_stride;
@@ -132,12 +152,12 @@ __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const flo
     size_t a_pos = 0;
     int ncols = min(32, n - col);
 
-    if (ncols == 32) {
+    if (ncols == 32 || b_padded) {
         __global const float *bp = b;
         for (int p = 0; p < k; p++) {
             float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
             GEMM_CPU_STEP(b0, b1);
-            bp += ldb;
+            bp += b_row_step;
         }
     } else {
         int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -147,7 +167,7 @@ __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const flo
         for (int p = 0; p < k; p++) {
             float16 b0 = gather16(bp, idx0), b1 = gather16(bp, idx1);
             GEMM_CPU_STEP(b0, b1);
-            bp += ldb;
+            bp += b_row_step;
         }
     }
 

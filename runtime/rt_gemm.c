@@ -16,7 +16,7 @@
 typedef struct gemm_state {
     bool resolved;
     rt_gemm_backend backend;
-    cl_mem scratch; /* holds a transposed B for the cpu backend */
+    cl_mem scratch; /* holds the packed B of the cpu backend */
     size_t scratch_bytes;
 } gemm_state;
 
@@ -125,7 +125,7 @@ static int ensure_scratch(rt_context *ctx, gemm_state *state, size_t bytes)
     cl_mem buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return rt_set_error(RT_ERR_NOMEM,
-                            "allocating %zu bytes of GEMM scratch for a transposed B failed: %s on "
+                            "allocating %zu bytes of GEMM scratch for a packed B failed: %s on "
                             "%s; lower the batch size or use ALUMCL_GEMM=reference",
                             bytes, rt_cl_error_name(err), ctx->info.name);
     state->scratch = buf;
@@ -133,25 +133,32 @@ static int ensure_scratch(rt_context *ctx, gemm_state *state, size_t bytes)
     return RT_OK;
 }
 
-/* Transposes each n x k matrix of B into a dense k x n matrix of the scratch buffer. */
-static int pack_transposed_b(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int batch,
-                             size_t stride_b)
+/* Packs op(B) of every batch matrix into the 32-column panels that gemm_cpu_8x32 reads. */
+static int pack_b(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int batch,
+                  size_t stride_b, size_t *packed_stride)
 {
-    size_t bytes = (size_t)batch * (size_t)g->k * (size_t)g->n * sizeof(float);
-    RT_TRY(ensure_scratch(ctx, state, bytes));
+    size_t panels = ((size_t)g->n + CPU_TILE_COLS - 1) / CPU_TILE_COLS;
+    *packed_stride = panels * CPU_TILE_COLS * (size_t)g->k;
+    if (*packed_stride * (size_t)batch > UINT32_MAX)
+        return rt_set_error(RT_ERR_INVALID,
+                            "gemm: packed B of %d matrices of %zu floats exceeds 2^32 elements; "
+                            "split the batch",
+                            batch, *packed_stride);
+    RT_TRY(ensure_scratch(ctx, state, *packed_stride * (size_t)batch * sizeof(float)));
     cl_kernel kernel;
-    RT_TRY(rt_kernel_get(ctx, "gemm", "gemm_transpose", &kernel));
-    cl_int rows = g->n, cols = g->k, ld = g->ldb;
+    RT_TRY(rt_kernel_get(ctx, "gemm", "gemm_pack_b", &kernel));
+    cl_int trans_b = g->trans_b, k = g->k, n = g->n, ldb = g->ldb;
     cl_uint offset = (cl_uint)g->b_offset, stride = (cl_uint)stride_b;
-    RT_ARG(ctx, kernel, 0, rows);
-    RT_ARG(ctx, kernel, 1, cols);
-    RT_ARG(ctx, kernel, 2, g->b);
-    RT_ARG(ctx, kernel, 3, offset);
-    RT_ARG(ctx, kernel, 4, ld);
-    RT_ARG(ctx, kernel, 5, stride);
-    RT_ARG(ctx, kernel, 6, state->scratch);
-    size_t global[3] = {(size_t)g->n, (size_t)g->k, (size_t)batch};
-    return rt_launch(ctx, kernel, "gemm_transpose", 3, global, NULL);
+    RT_ARG(ctx, kernel, 0, trans_b);
+    RT_ARG(ctx, kernel, 1, k);
+    RT_ARG(ctx, kernel, 2, n);
+    RT_ARG(ctx, kernel, 3, g->b);
+    RT_ARG(ctx, kernel, 4, offset);
+    RT_ARG(ctx, kernel, 5, ldb);
+    RT_ARG(ctx, kernel, 6, stride);
+    RT_ARG(ctx, kernel, 7, state->scratch);
+    size_t global[3] = {(size_t)g->k, panels, (size_t)batch};
+    return rt_launch(ctx, kernel, "gemm_pack_b", 3, global, NULL);
 }
 
 static int run_cpu(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int batch,
@@ -159,13 +166,18 @@ static int run_cpu(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, in
 {
     cl_mem b = g->b;
     cl_uint b_off = (cl_uint)g->b_offset, b_stride = (cl_uint)stride_b;
-    cl_int ldb = g->ldb;
-    if (g->trans_b && g->k > 0) {
-        RT_TRY(pack_transposed_b(ctx, state, g, batch, stride_b));
+    cl_int b_row_step = g->ldb, b_panel_step = CPU_TILE_COLS, b_padded = 0;
+    /* A single row tile reads each element of B once, so packing only pays off
+     * above 8 rows; a transposed B is always packed. */
+    if ((g->trans_b || g->m > CPU_TILE_ROWS) && g->k > 0) {
+        size_t packed_stride;
+        RT_TRY(pack_b(ctx, state, g, batch, stride_b, &packed_stride));
         b = state->scratch;
         b_off = 0;
-        ldb = g->n;
-        b_stride = (cl_uint)((size_t)g->k * (size_t)g->n);
+        b_stride = (cl_uint)packed_stride;
+        b_row_step = CPU_TILE_COLS;
+        b_panel_step = CPU_TILE_COLS * g->k;
+        b_padded = 1;
     }
     cl_kernel kernel;
     RT_TRY(rt_kernel_get(ctx, "gemm", "gemm_cpu_8x32", &kernel));
@@ -186,13 +198,15 @@ static int run_cpu(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, in
     RT_ARG(ctx, kernel, 8, a_stride);
     RT_ARG(ctx, kernel, 9, b);
     RT_ARG(ctx, kernel, 10, b_off);
-    RT_ARG(ctx, kernel, 11, ldb);
-    RT_ARG(ctx, kernel, 12, b_stride);
-    RT_ARG(ctx, kernel, 13, g->beta);
-    RT_ARG(ctx, kernel, 14, g->c);
-    RT_ARG(ctx, kernel, 15, c_off);
-    RT_ARG(ctx, kernel, 16, ldc);
-    RT_ARG(ctx, kernel, 17, c_stride);
+    RT_ARG(ctx, kernel, 11, b_row_step);
+    RT_ARG(ctx, kernel, 12, b_panel_step);
+    RT_ARG(ctx, kernel, 13, b_padded);
+    RT_ARG(ctx, kernel, 14, b_stride);
+    RT_ARG(ctx, kernel, 15, g->beta);
+    RT_ARG(ctx, kernel, 16, g->c);
+    RT_ARG(ctx, kernel, 17, c_off);
+    RT_ARG(ctx, kernel, 18, ldc);
+    RT_ARG(ctx, kernel, 19, c_stride);
     /* Dimension 0 walks down the row tiles so consecutive work-items share a panel of B. */
     size_t global[3] = {((size_t)m + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS,
                         ((size_t)n + CPU_TILE_COLS - 1) / CPU_TILE_COLS, (size_t)batch};
