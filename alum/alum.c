@@ -16,7 +16,7 @@ void alum_config_default(alum_config *config)
     config->adversarial_positive = true;
     config->adversarial_negative = true;
     config->triplet = true;
-    /* NOTE: provisional default; batch_union is the alternative until a measurement decides. */
+    /* NOTE: provisional default until per_anchor and batch_union are measured at equal budget. */
     config->variance_mode = ALUM_VARIANCE_PER_ANCHOR;
     config->probability = 0.5f;
     config->eps = 1e-6f;

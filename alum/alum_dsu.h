@@ -9,10 +9,10 @@
  * propagates through mu, sigma and the scales, including into every sample
  * that is a member of another sample's scale group.
  *
- * Scale groups express every variance mode: the batch mode is one group
- * holding samples 0..B-1; per_anchor is one group per sample (its triplet);
- * batch_union is one group holding the anchor batch followed by the gathered
- * positive and/or negative batches. Members may repeat.
+ * Scale groups express every variance mode. The batch mode is one group
+ * containing samples 0..B-1, and per_anchor is one group per sample (its
+ * triplet). batch_union is one group containing the anchor batch followed by
+ * the gathered positive and/or negative batches. Members may repeat.
  *
  * Degenerate shapes make the module the identity for that call and print a
  * one-time warning per module to stderr: N = 1 (no spatial variance) and

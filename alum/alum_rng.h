@@ -4,7 +4,7 @@
  * A draw is a pure function of its key and its counter, so a run is
  * reproducible and resumes from a checkpoint with nothing stored beyond the
  * seed and the step. The host functions below and the dsu_draw_normal kernel
- * (cl_kernels/dsu.cl) compute the same bits; normals differ only by the
+ * (cl_kernels/dsu.cl) compute the same bits. Normals differ only by the
  * float rounding of log and cos on each side.
  */
 #ifndef ALUMCL_ALUM_RNG_H

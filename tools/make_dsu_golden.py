@@ -40,7 +40,7 @@ def make_case(name, shape, index, seed):
     x = offset + spread * torch.randn(*shape, generator=gen, dtype=torch.float64)
     draws = torch.randn(2, batch, channels, generator=gen, dtype=torch.float64)
     dy = torch.randn(*shape, generator=gen, dtype=torch.float64)
-    # round inputs to float32 so the device sees exactly the same values
+    # round inputs to float32 so the device receives exactly the same values
     x, draws, dy = x.float().double(), draws.float().double(), dy.float().double()
     x.requires_grad_(True)
     index_t = torch.tensor(index, dtype=torch.long)
