@@ -49,6 +49,7 @@ typedef struct loader {
     int depth;
     char **file_names; /* every file name an origin points to, freed at the end */
     int n_file_names;
+    const char *top_file; /* the file passed to app_config_load, NULL without one */
     bool top_file_unreadable;
 } loader;
 
@@ -637,8 +638,10 @@ static void report_at_key(loader *ld, const char *path, const char *fmt, ...)
                    path, msg);
     else if (origin->from_override)
         errors_add(&ld->errors, "override %s: %s", path, msg);
+    else if (ld->top_file)
+        errors_add(&ld->errors, "%s: %s: %s", ld->top_file, path, msg);
     else
-        errors_add(&ld->errors, "default %s: %s", path, msg);
+        errors_add(&ld->errors, "%s: %s", path, msg);
 }
 
 static bool label_set_allowed(app_dataset dataset, const char *label_set)
@@ -693,7 +696,8 @@ static void check_consistency(loader *ld)
     bool multi_domain =
         data->dataset == APP_DATASET_PACS || data->dataset == APP_DATASET_OFFICEHOME;
     if (multi_domain && data->target_domain[0] == '\0')
-        report_at_key(ld, "data.target_domain", "is required for dataset %s (the held-out domain)",
+        report_at_key(ld, "data.target_domain",
+                      "missing (dataset %s needs the held-out test domain)",
                       app_config_enum_name("data.dataset", (int)data->dataset));
     for (int i = 0; i < data->n_domains; i++) {
         if (strcmp(data->domains[i], data->target_domain) == 0)
@@ -786,6 +790,7 @@ static int load_common(app_config *cfg, const char *path, FILE *stream, const ch
             /* a file that cannot be resolved yet (in-memory text) still starts the chain */
             ld.chain_real[0] = realpath(path, NULL);
             ld.chain_shown[0] = shown;
+            ld.top_file = shown;
             if (load_file(&ld, shown, stream, text, size) == RT_ERR_IO)
                 ld.top_file_unreadable = true;
         }

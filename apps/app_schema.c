@@ -133,8 +133,9 @@ const app_key app_keys[] = {
     KEY_STRING("data.label_file", data.label_file, "\"\"", NULL,
                "Label file: CIFAR-N .pt or .csv, or a RAF-DB noisy training list."),
     KEY_STRING("data.label_set", data.label_set, "\"\"", label_set_names,
-               "Label set of the label file (CIFAR-10N: clean, aggre, worse, worst, random1-3. "
-               "CIFAR-100N: clean, noisy. RAF-DB: noisy). Empty uses the dataset's own labels."),
+               "Label set of the label file. CIFAR-10N: clean, aggre, worse, worst (the CIFAR-N "
+               "paper's name for worse), random1-3. CIFAR-100N: clean, noisy. RAF-DB: noisy. "
+               "Empty uses the dataset's own labels."),
     KEY_STRING("data.split_dir", data.split_dir, "\"\"", NULL,
                "Directory of the PACS <domain>_{train,crossval,test}_kfold.txt files; empty "
                "means data.root."),

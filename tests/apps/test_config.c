@@ -314,7 +314,7 @@ START_TEST(multi_domain_needs_target)
     app_config cfg;
     char *errors = NULL;
     ck_assert_int_eq(app_config_load(&cfg, NULL, overrides, 3, &errors), RT_ERR_FORMAT);
-    ck_assert_contains(errors, "data.target_domain: is required for dataset pacs");
+    ck_assert_contains(errors, "data.target_domain: missing (dataset pacs needs the held-out");
     ck_assert_contains(errors, "label set 'aggre' does not exist for dataset pacs");
     free(errors);
 
@@ -338,6 +338,20 @@ START_TEST(buffer_load_names_source)
     ck_assert_contains(errors, "(did you mean 'pacs'?)");
     ck_assert_int_eq(cfg.run.epochs, 4);
     free(errors);
+}
+END_TEST
+
+START_TEST(dotted_keys_set_nested_values)
+{
+    static const char text[] = "optim.lr: 0.2\ndata:\n  noise.type: symmetric\n  noise.rate: 0.1\n";
+    app_config cfg;
+    char *errors = NULL;
+    int status =
+        app_config_load_buffer(&cfg, "dotted.yaml", text, sizeof text - 1, NULL, 0, &errors);
+    ck_assert_msg(status == RT_OK, "%s", errors ? errors : "");
+    ck_assert_double_eq(cfg.optim.lr, 0.2);
+    ck_assert_int_eq(cfg.data.noise.type, APP_NOISE_SYMMETRIC);
+    ck_assert_double_eq(cfg.data.noise.rate, 0.1);
 }
 END_TEST
 
@@ -468,6 +482,7 @@ static Suite *config_suite(void)
     tcase_add_test(loading, extends_chain_applies_in_order);
     tcase_add_test(loading, overrides_beat_file);
     tcase_add_test(loading, bad_overrides_all_listed);
+    tcase_add_test(loading, dotted_keys_set_nested_values);
     tcase_add_test(loading, round_trip_preserves_values);
     tcase_add_test(loading, list_override_keeps_quoted_commas);
     suite_add_tcase(suite, loading);
