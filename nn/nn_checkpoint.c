@@ -153,10 +153,37 @@ static int sync_parent_directory(const char *path)
     return RT_OK;
 }
 
+/* Returns the name of tensor i of list, counting parameters first and then buffers. */
+static const char *list_tensor_name(const nn_param_list *list, int i)
+{
+    return i < list->count ? list->params[i]->name : list->buffers[i - list->count].name;
+}
+
+/* Rejects a duplicate name among model and optimizer tensors, which no load could resolve. */
+static int check_unique_names(const nn_param_list *model, const nn_param_list *state)
+{
+    const nn_param_list *lists[2] = {model, state};
+    for (int a = 0; a < 2; a++)
+        for (int i = 0; i < list_tensor_count(lists[a]); i++)
+            for (int b = a; b < 2; b++)
+                for (int j = b == a ? i + 1 : 0; j < list_tensor_count(lists[b]); j++)
+                    if (strcmp(list_tensor_name(lists[a], i), list_tensor_name(lists[b], j)) == 0)
+                        return rt_set_error(RT_ERR_INVALID,
+                                            "tensor name '%s' occurs twice; checkpoint tensor "
+                                            "names must be unique",
+                                            list_tensor_name(lists[a], i));
+    return RT_OK;
+}
+
 int nn_checkpoint_save(rt_context *ctx, const char *path, const nn_checkpoint_header *header,
                        const nn_param_list *model, const nn_optim *opt)
 {
     (void)ctx; /* tensors carry their context */
+    nn_checkpoint_header empty_header;
+    memset(&empty_header, 0, sizeof empty_header);
+    if (!header)
+        header = &empty_header;
+    RT_TRY(check_unique_names(model, opt ? nn_optim_state_list(opt) : NULL));
     char tmp_path[4096];
     int len = snprintf(tmp_path, sizeof tmp_path, "%s.tmp.XXXXXX", path);
     if (len < 0 || (size_t)len >= sizeof tmp_path)

@@ -31,7 +31,8 @@ typedef struct nn_checkpoint_header {
 
 /*
  * Writes the header, every parameter value and buffer of model and, when opt
- * is not NULL, the optimizer state, to path atomically.
+ * is not NULL, the optimizer state, to path atomically. A NULL header writes
+ * step 0, epoch 0 and no metadata or RNG state. Tensor names must be unique.
  */
 int nn_checkpoint_save(rt_context *ctx, const char *path, const nn_checkpoint_header *header,
                        const nn_param_list *model, const nn_optim *opt);

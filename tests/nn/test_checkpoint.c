@@ -415,6 +415,38 @@ START_TEST(non_checkpoint_rejected)
 }
 END_TEST
 
+START_TEST(duplicate_names_rejected)
+{
+    make_test_dir();
+    tiny_model m;
+    tiny_model_create(&m, 3, 1);
+    ck_assert_rt(nn_param_list_add_buffer(&m.list, "fc.bias", &m.running_mean));
+    ck_assert_int_eq(nn_checkpoint_save(test_ctx, ckpt_path, NULL, &m.list, NULL), RT_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "'fc.bias' occurs twice"));
+    ck_assert_int_eq(count_dir_entries(), 0);
+    tiny_model_free(&m);
+    remove_test_dir();
+}
+END_TEST
+
+START_TEST(null_header_writes_defaults)
+{
+    make_test_dir();
+    tiny_model m;
+    tiny_model_create(&m, 3, 1);
+    ck_assert_rt(nn_checkpoint_save(test_ctx, ckpt_path, NULL, &m.list, NULL));
+    nn_checkpoint_header header;
+    ck_assert_rt(nn_checkpoint_load(test_ctx, ckpt_path, &m.list, NULL, &header));
+    ck_assert_int_eq(header.step, 0);
+    ck_assert_int_eq(header.epoch, 0);
+    ck_assert_str_eq(header.metadata, "");
+    ck_assert_uint_eq(header.rng_state_size, 0);
+    nn_checkpoint_header_free(&header);
+    tiny_model_free(&m);
+    remove_test_dir();
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -428,6 +460,8 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, weights_only_skips_classifier);
     tcase_add_test(tc, failed_save_keeps_old_file);
     tcase_add_test(tc, non_checkpoint_rejected);
+    tcase_add_test(tc, duplicate_names_rejected);
+    tcase_add_test(tc, null_header_writes_defaults);
     suite_add_tcase(s, tc);
     return s;
 }
