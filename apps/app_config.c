@@ -15,13 +15,16 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-/* Longest extends chain; deeper chains are almost certainly a mistake. */
+/* Maximum number of files in an extends chain below the loaded file; deeper chains are rejected. */
 #define MAX_EXTENDS_DEPTH 16
 /* Problems listed in full; later ones are only counted. */
 #define MAX_LISTED_ERRORS 100
-/* Longest dotted key path considered. */
+/* Maximum length of a dotted key path, including the NUL. */
 #define MAX_PATH_LEN 256
-/* Elements read from one YAML sequence before the rest are ignored. */
+/*
+ * Maximum list elements stored from one YAML sequence or override. It is one
+ * more than any key allows, so the count check still sees an overlong list.
+ */
 #define MAX_SEQUENCE_ITEMS (APP_CONFIG_LIST_MAX + 1)
 
 typedef struct error_list {
@@ -140,7 +143,7 @@ static bool scalar_is_null(const yaml_node_t *node)
     return text[0] == '\0' || strcmp(text, "~") == 0 || strcmp(text, "null") == 0;
 }
 
-/* Scalars whose text holds a NUL byte cannot be stored in C strings. */
+/* Scalars whose text contains a NUL byte cannot be stored in C strings. */
 static bool scalar_has_nul(const yaml_node_t *node)
 {
     return strlen(scalar_text(node)) != node->data.scalar.length;
@@ -616,7 +619,7 @@ void app_config_defaults(app_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < app_key_count; i++) {
         char msg[256];
-        /* the table test proves every default valid, so a failure here is not reachable */
+        /* test_config checks that every default is valid, so this call does not fail */
         apply_text(&app_keys[i], cfg, app_keys[i].default_text, msg, sizeof msg);
     }
 }
@@ -731,11 +734,14 @@ static void resolve_names(loader *ld, const char *path)
         base = base ? base + 1 : path;
         if (!base || base[0] == '\0')
             base = "default";
-        size_t len = strcspn(base, ".");
-        if (len == 0)
-            len = strlen(base);
-        if (len >= sizeof run->name)
+        const char *extension = strrchr(base, '.');
+        size_t len = extension && extension != base ? (size_t)(extension - base) : strlen(base);
+        if (len >= sizeof run->name) {
+            /* cut at a UTF-8 character boundary so that the name stays valid text */
             len = sizeof run->name - 1;
+            while (len > 0 && ((unsigned char)base[len] & 0xc0) == 0x80)
+                len--;
+        }
         memcpy(run->name, base, len);
         run->name[len] = '\0';
     }

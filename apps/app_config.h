@@ -237,10 +237,11 @@ void app_config_defaults(app_config *cfg);
  * combinations of keys. Each is one line "FILE:LINE:COLUMN: KEY: message"
  * (or "override KEY: message").
  *
- * Returns RT_OK, or RT_ERR_FORMAT / RT_ERR_IO / RT_ERR_NOMEM with the first
- * problem as rt_last_error() and, when errors_out is not NULL, *errors_out set
- * to a malloc'd text listing every problem (the caller frees it). On success
- * *errors_out is NULL. cfg is fully written in both cases.
+ * Returns RT_OK, or RT_ERR_FORMAT (RT_ERR_IO when path cannot be opened) with
+ * the list of problems as rt_last_error() (cut at its 8 KiB buffer) and, when
+ * errors_out is not NULL, *errors_out set to a malloc'd copy of the full list
+ * that the caller frees. On RT_ERR_NOMEM and on success *errors_out is NULL.
+ * cfg holds defaults plus every valid value in both cases.
  */
 int app_config_load(app_config *cfg, const char *path, const char *const *overrides,
                     int n_overrides, char **errors_out);

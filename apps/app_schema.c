@@ -1,7 +1,7 @@
 /*
- * The config key table and the help printer. Adding a key means adding a
- * field to app_config and one row here; the loader, the YAML writer, the
- * comparison and the help text all read this table.
+ * The config key table and the help printer. The loader, the YAML writer,
+ * the comparison and the help text all read this table, so adding a key
+ * means adding a field to app_config and one row here.
  */
 #include "apps/app_schema.h"
 

@@ -66,15 +66,15 @@ const char *app_key_suggest(const char *path);
 /* Returns the closest of choices to text, or NULL when none is close. */
 const char *app_choice_suggest(const char *const *choices, const char *text);
 
-/* Writes the type name as shown in help and errors ("float", "list of int"). */
+/* Returns the type name shown in help and errors ("float", "int list"). */
 const char *app_key_type_name(const app_key *key);
 
 /* Writes the allowed range or values of key into buf ("" when unconstrained). */
 void app_key_describe_range(const app_key *key, char *buf, size_t size);
 
 /*
- * Converts one scalar and stores it in cfg. quoted tells whether the YAML
- * scalar was quoted (a quoted scalar is a string, never a number or bool).
+ * Converts one scalar and stores it in cfg. quoted is true when the YAML
+ * scalar was quoted, which makes it a string, never a number or bool.
  * Returns true, or false with the reason in msg and cfg unchanged.
  */
 bool app_key_set_scalar(const app_key *key, app_config *cfg, const char *text, bool quoted,

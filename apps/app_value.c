@@ -132,7 +132,8 @@ static const char *article_type(const app_key *key)
     }
 }
 
-/* Parses a number of the element type of key into *out; false with msg on failure. */
+/* Parses a number of the type of key into *as_float (and *as_int for integers); false with msg on
+ * failure. */
 static bool parse_number(const app_key *key, const char *text, bool quoted, double *as_float,
                          long long *as_int, char *msg, size_t msg_size)
 {

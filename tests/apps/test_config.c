@@ -355,6 +355,32 @@ START_TEST(dotted_keys_set_nested_values)
 }
 END_TEST
 
+START_TEST(name_defaults_to_file_stem)
+{
+    app_config cfg;
+    ck_assert_rt(app_config_load(&cfg, fixture("chain_base.yaml"), NULL, 0, NULL));
+    ck_assert_str_eq(cfg.run.name, "chain_base");
+    ck_assert_str_eq(cfg.run.output_dir, "runs/chain_base");
+}
+END_TEST
+
+START_TEST(overlong_string_rejected)
+{
+    char override[APP_CONFIG_PATH_MAX + 32];
+    int prefix = snprintf(override, sizeof override, "data.root=");
+    memset(override + prefix, 'x', APP_CONFIG_PATH_MAX);
+    override[prefix + APP_CONFIG_PATH_MAX] = '\0';
+    const char *overrides[] = {override};
+    app_config cfg;
+    char *errors = NULL;
+    ck_assert_int_eq(app_config_load(&cfg, NULL, overrides, 1, &errors), RT_ERR_FORMAT);
+    ck_assert_contains(errors, "override data.root: string of 512 bytes is too long: the "
+                               "maximum is 511");
+    ck_assert_str_eq(cfg.data.root, "");
+    free(errors);
+}
+END_TEST
+
 START_TEST(round_trip_preserves_values)
 {
     /* strings with quotes, backslashes, a tab and non-ASCII text exercise the YAML escaping */
@@ -483,6 +509,8 @@ static Suite *config_suite(void)
     tcase_add_test(loading, overrides_beat_file);
     tcase_add_test(loading, bad_overrides_all_listed);
     tcase_add_test(loading, dotted_keys_set_nested_values);
+    tcase_add_test(loading, name_defaults_to_file_stem);
+    tcase_add_test(loading, overlong_string_rejected);
     tcase_add_test(loading, round_trip_preserves_values);
     tcase_add_test(loading, list_override_keeps_quoted_commas);
     suite_add_tcase(suite, loading);
