@@ -25,7 +25,7 @@ static void teardown(void)
 }
 
 #define ck_assert_error_mentions(text)                                                             \
-    ck_assert_msg(strstr(rt_last_error(), (text)) != NULL, "message lacks '%s': %s", (text),        \
+    ck_assert_msg(strstr(rt_last_error(), (text)) != NULL, "message lacks '%s': %s", (text),       \
                   rt_last_error())
 
 /* ---- images ---- */
@@ -500,8 +500,8 @@ START_TEST(idx_reads_plain_and_gzip)
     app_dataset *ds = NULL, *dz = NULL;
     ck_assert_rt(app_idx_open(fixture_path("train-images-idx3-ubyte"),
                               fixture_path("train-labels-idx1-ubyte"), &ds));
-    ck_assert_rt(app_idx_open(fixture_path("images.gz"), fixture_path("train-labels-idx1-ubyte"),
-                              &dz));
+    ck_assert_rt(
+        app_idx_open(fixture_path("images.gz"), fixture_path("train-labels-idx1-ubyte"), &dz));
     ck_assert_int_eq(ds->count, 5);
     ck_assert_int_eq(ds->channels, 1);
     ck_assert_int_eq(ds->labels[3], 3);

@@ -72,8 +72,7 @@ const char *fixture_write_text(const char *name, const char *text)
     return fixture_write(name, text, strlen(text));
 }
 
-void fixture_pattern(app_image *img, int32_t width, int32_t height, int32_t channels,
-                     uint32_t seed)
+void fixture_pattern(app_image *img, int32_t width, int32_t height, int32_t channels, uint32_t seed)
 {
     ck_assert_int_eq(app_image_alloc(img, width, height, channels), 0);
     for (int32_t y = 0; y < height; y++)
@@ -88,8 +87,7 @@ uint8_t fixture_cifar_pixel(int32_t r, int32_t c, int32_t y, int32_t x)
     return (uint8_t)((r * 7 + c * 50 + y * 3 + x) % 256);
 }
 
-const char *fixture_cifar_batch(const char *name, int32_t n, int label_bytes,
-                                const uint8_t *labels)
+const char *fixture_cifar_batch(const char *name, int32_t n, int label_bytes, const uint8_t *labels)
 {
     size_t record = (size_t)label_bytes + 3072;
     uint8_t *buf = malloc(record * (size_t)n);
