@@ -165,15 +165,15 @@ int rt_clblast_parse_tuner_json(const char *json, rt_clblast_params *out)
     memset(out, 0, sizeof *out);
     char family[64], parameters[1024];
     RT_TRY(json_string_field(json, "kernel_family", family, sizeof family));
-    /* Every xgemm_N family of clblast_tuner_xgemm tunes the Xgemm kernel. */
-    if (strncmp(family, "xgemm_", 6) == 0 && isdigit((unsigned char)family[6]))
-        snprintf(out->kernel, sizeof out->kernel, "Xgemm");
-    else if (strncmp(family, "xgemm_direct", 12) == 0)
-        snprintf(out->kernel, sizeof out->kernel, "XgemmDirect");
-    else
+    if (strncmp(family, "xgemm", 5) != 0)
         return rt_set_error(RT_ERR_FORMAT,
                             "tuner kernel_family '%s' is not a GEMM kernel; expected xgemm_N",
                             family);
+    /* best_kernel names the kernel ("Xgemm" or "XgemmDirect"); without it, every
+     * xgemm_N family of clblast_tuner_xgemm tunes Xgemm. */
+    if (json_string_field(json, "best_kernel", out->kernel, sizeof out->kernel) != RT_OK)
+        snprintf(out->kernel, sizeof out->kernel, "%s",
+                 strncmp(family, "xgemm_direct", 12) == 0 ? "XgemmDirect" : "Xgemm");
     RT_TRY(json_string_field(json, "best_parameters", parameters, sizeof parameters));
     return parse_parameter_list(parameters, out);
 }
@@ -238,8 +238,7 @@ static double best_time(const char *json)
     return end == text ? 1e300 : t;
 }
 
-/* The stored file: the device key lines, then "kernel: NAME", then one "NAME=VALUE" per line. */
-static int store_params(const rt_context *ctx, const rt_clblast_params *params)
+int rt_clblast_store_params(const rt_context *ctx, const rt_clblast_params *params)
 {
     char dir[4096], path[4352], text[8192];
     RT_TRY(rt_cache_dir(dir, sizeof dir));
@@ -408,7 +407,7 @@ int rt_clblast_tune(rt_context *ctx, double fraction, FILE *log)
     remove_dir(work);
     if (st != RT_OK)
         return rt_wrap_error(st, "clblast_tuner_xgemm exited with status %d", exit_status);
-    RT_TRY(store_params(ctx, &params));
+    RT_TRY(rt_clblast_store_params(ctx, &params));
     char path[4352];
     RT_TRY(rt_clblast_params_path(ctx, path, sizeof path));
     if (log)

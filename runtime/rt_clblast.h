@@ -28,10 +28,11 @@ typedef struct rt_clblast_params {
 const char *rt_clblast_status_name(int status);
 
 /*
- * Parses the JSON file that clblast_tuner_xgemm writes: the kernel name from
- * "kernel_family" ("xgemm_1" and "xgemm_2" are both the Xgemm kernel) and the
- * parameters from "best_parameters" ("NAME=VALUE ..."); PRECISION is dropped.
- * Returns RT_ERR_FORMAT naming the missing or malformed field.
+ * Parses a JSON file written by clblast_tuner_xgemm (CLBlast 1.5): the kernel
+ * name from "best_kernel" (else "Xgemm"), checking that "kernel_family" starts
+ * with "xgemm", and the parameters from "best_parameters" ("NAME=VALUE ...");
+ * PRECISION is dropped. Returns RT_ERR_FORMAT naming the missing or malformed
+ * field.
  */
 int rt_clblast_parse_tuner_json(const char *json, rt_clblast_params *out);
 
@@ -50,6 +51,13 @@ int rt_clblast_tune(rt_context *ctx, double fraction, FILE *log);
  * is disabled; a malformed or rejected file yields RT_ERR_FORMAT naming it.
  */
 int rt_clblast_apply_stored(rt_context *ctx);
+
+/*
+ * Stores parameters for the context's device atomically: the device lines
+ * (platform, version, device, vendor, driver), "kernel: NAME", then one
+ * NAME=VALUE per line.
+ */
+int rt_clblast_store_params(const rt_context *ctx, const rt_clblast_params *params);
 
 /* Writes the path of the parameter file for the context's device; RT_ERR_NOT_FOUND if disabled. */
 int rt_clblast_params_path(const rt_context *ctx, char *buf, size_t size);
