@@ -38,44 +38,41 @@ __kernel void im2col(int C, int H, int W, int KH, int KW, int stride, int pad, i
 
 /*
  * Writes dx [N, C, H, W] for the images n0 .. n0 + nb - 1 from the column
- * gradient dcols [K, nb * P]. Each work-item owns one input row (n, c, h) and
- * gathers every column entry that im2col copied from it, so no two work-items
- * write the same element and the sum order is fixed (deterministic results).
+ * gradient dcols [K, nb * P]. Each work-item owns one input plane (c, n): it
+ * zeroes the plane, then adds the entries of the KH * KW rows of dcols that
+ * im2col copied from it, reading each row segment contiguously. Every element
+ * receives its contributions in (kh, kw) order from a single work-item, so
+ * results are deterministic without atomics.
  */
 __kernel void col2im(int C, int H, int W, int KH, int KW, int stride, int pad, int OH, int OW,
                      int n0, int nb, __global const float *dcols, int dcols_off,
                      __global float *dx)
 {
-    int h = get_global_id(0);
-    int c = get_global_id(1);
-    int n = get_global_id(2);
-    if (h >= H || c >= C || n >= nb)
+    int c = get_global_id(0);
+    int n = get_global_id(1);
+    if (c >= C || n >= nb)
         return;
-    int P = OH * OW;
-    size_t ld = (size_t)nb * P;
-    __global const float *src = dcols + dcols_off + (size_t)n * P;
-    __global float *dst = dx + (((size_t)(n0 + n) * C + c) * H + h) * W;
-    for (int w = 0; w < W; w++) {
-        float sum = 0.0f;
-        for (int kh = 0; kh < KH; kh++) {
-            int th = h + pad - kh;
-            if (th < 0 || th % stride)
-                continue;
-            int oh = th / stride;
-            if (oh >= OH)
-                continue;
-            for (int kw = 0; kw < KW; kw++) {
-                int tw = w + pad - kw;
-                if (tw < 0 || tw % stride)
+    size_t ld = (size_t)nb * OH * OW;
+    __global const float *src = dcols + dcols_off + (size_t)n * OH * OW;
+    __global float *plane = dx + ((size_t)(n0 + n) * C + c) * H * W;
+    for (int i = 0; i < H * W; i++)
+        plane[i] = 0.0f;
+    for (int kh = 0; kh < KH; kh++) {
+        for (int kw = 0; kw < KW; kw++) {
+            __global const float *row = src + (size_t)((c * KH + kh) * KW + kw) * ld;
+            /* input column w = ow * stride - pad + kw must lie in 0 .. W - 1 */
+            int ow_lo = kw >= pad ? 0 : (pad - kw + stride - 1) / stride;
+            int last_w = W - 1 + pad - kw;
+            int ow_hi = last_w < 0 ? 0 : min(OW, last_w / stride + 1);
+            for (int oh = 0; oh < OH; oh++) {
+                int h = oh * stride - pad + kh;
+                if (h < 0 || h >= H)
                     continue;
-                int ow = tw / stride;
-                if (ow >= OW)
-                    continue;
-                int k = (c * KH + kh) * KW + kw;
-                sum += src[(size_t)k * ld + oh * OW + ow];
+                __global float *dst = plane + h * W - pad + kw;
+                for (int ow = ow_lo; ow < ow_hi; ow++)
+                    dst[ow * stride] += row[oh * OW + ow];
             }
         }
-        dst[w] = sum;
     }
 }
 

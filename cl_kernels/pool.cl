@@ -37,36 +37,23 @@ __kernel void maxpool_forward(int planes, int H, int W, int OH, int OW, int kern
 }
 
 /*
- * One work-item per input row (plane, h): each input element gathers dy from
- * the output windows that chose it, so no two work-items write the same
- * element and no atomics are needed.
+ * One work-item per plane: zeroes dx, then adds each output's dy to the input
+ * element its argmax names, in output order. Every plane has a single writer,
+ * so the sums are deterministic without atomics.
  */
-__kernel void maxpool_backward(int planes, int H, int W, int OH, int OW, int kernel_size,
-                               int stride, int pad, __global const float *dy,
+__kernel void maxpool_backward(int planes, int HW, int OHW, __global const float *dy,
                                __global const int *argmax, __global float *dx)
 {
-    int h = get_global_id(0);
-    int plane = get_global_id(1);
-    if (h >= H || plane >= planes)
+    int plane = get_global_id(0);
+    if (plane >= planes)
         return;
-    /* output rows oh whose window [oh * stride - pad, + kernel_size) contains h */
-    int oh_lo = max(0, (h + pad - kernel_size + stride) / stride);
-    int oh_hi = min(OH - 1, (h + pad) / stride);
-    size_t plane_out = (size_t)plane * OH * OW;
-    __global float *dst = dx + ((size_t)plane * H + h) * W;
-    for (int w = 0; w < W; w++) {
-        int ow_lo = max(0, (w + pad - kernel_size + stride) / stride);
-        int ow_hi = min(OW - 1, (w + pad) / stride);
-        int self = h * W + w;
-        float sum = 0.0f;
-        for (int oh = oh_lo; oh <= oh_hi; oh++)
-            for (int ow = ow_lo; ow <= ow_hi; ow++) {
-                size_t o = plane_out + (size_t)oh * OW + ow;
-                if (argmax[o] == self)
-                    sum += dy[o];
-            }
-        dst[w] = sum;
-    }
+    __global float *dst = dx + (size_t)plane * HW;
+    __global const float *g = dy + (size_t)plane * OHW;
+    __global const int *index = argmax + (size_t)plane * OHW;
+    for (int i = 0; i < HW; i++)
+        dst[i] = 0.0f;
+    for (int o = 0; o < OHW; o++)
+        dst[index[o]] += g[o];
 }
 
 /* y[plane] = mean of the HW elements of x's plane; one work-item per (n, c). */

@@ -97,7 +97,7 @@ int nn_batchnorm2d_forward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor 
         RT_ARG(ctx, k, 7, bn->save_invstd.buf);
         RT_ARG(ctx, k, 8, bn->running_mean.buf);
         RT_ARG(ctx, k, 9, bn->running_var.buf);
-        RT_TRY(rt_launch(ctx, k, "bn_batch_stats", 1, &global_c, NULL));
+        RT_TRY(nn_launch_rows(ctx, k, "bn_batch_stats", 1, &global_c));
     } else {
         RT_TRY(rt_kernel_get(ctx, "batchnorm", "bn_running_stats", &k));
         RT_ARG(ctx, k, 0, c);
@@ -106,7 +106,7 @@ int nn_batchnorm2d_forward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor 
         RT_ARG(ctx, k, 3, bn->running_var.buf);
         RT_ARG(ctx, k, 4, bn->save_mean.buf);
         RT_ARG(ctx, k, 5, bn->save_invstd.buf);
-        RT_TRY(rt_launch(ctx, k, "bn_running_stats", 1, &global_c, NULL));
+        RT_TRY(nn_launch_rows(ctx, k, "bn_running_stats", 1, &global_c));
     }
     bn->saved_batch_stats = training;
 
@@ -123,7 +123,7 @@ int nn_batchnorm2d_forward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor 
     RT_ARG(ctx, k, 8, bn->bias.value.buf);
     RT_ARG(ctx, k, 9, out->buf);
     size_t global_rows = (size_t)rows;
-    return rt_launch(ctx, k, "bn_normalize", 1, &global_rows, NULL);
+    return nn_launch_rows(ctx, k, "bn_normalize", 1, &global_rows);
 }
 
 int nn_batchnorm2d_backward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor *in,
@@ -155,7 +155,7 @@ int nn_batchnorm2d_backward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor
     RT_ARG(ctx, k, 9, bn->weight.grad.buf);
     RT_ARG(ctx, k, 10, bn->bias.grad.buf);
     size_t global_c = (size_t)c;
-    RT_TRY(rt_launch(ctx, k, "bn_backward_reduce", 1, &global_c, NULL));
+    RT_TRY(nn_launch_rows(ctx, k, "bn_backward_reduce", 1, &global_c));
     if (!din)
         return RT_OK;
 
@@ -178,5 +178,5 @@ int nn_batchnorm2d_backward(rt_context *ctx, nn_batchnorm2d *bn, const rt_tensor
     RT_ARG(ctx, k, 13, bn->bias.grad.buf);
     RT_ARG(ctx, k, 14, din->buf);
     size_t global_rows = (size_t)rows;
-    return rt_launch(ctx, k, "bn_backward_input", 1, &global_rows, NULL);
+    return nn_launch_rows(ctx, k, "bn_backward_input", 1, &global_rows);
 }

@@ -149,7 +149,7 @@ static int launch_im2col(rt_context *ctx, const nn_conv2d *conv, const conv_geom
     RT_ARG(ctx, k, 12, conv->scratch.buf);
     RT_ARG(ctx, k, 13, zero);
     size_t global[2] = {(size_t)g->k, (size_t)nb};
-    return rt_launch(ctx, k, "im2col", 2, global, NULL);
+    return nn_launch_rows(ctx, k, "im2col", 2, global);
 }
 
 static int launch_col2im(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
@@ -172,8 +172,8 @@ static int launch_col2im(rt_context *ctx, const nn_conv2d *conv, const conv_geom
     RT_ARG(ctx, k, 11, conv->scratch.buf);
     RT_ARG(ctx, k, 12, zero);
     RT_ARG(ctx, k, 13, din->buf);
-    size_t global[3] = {(size_t)g->h, (size_t)conv->in_channels, (size_t)nb};
-    return rt_launch(ctx, k, "col2im", 3, global, NULL);
+    size_t global[2] = {(size_t)conv->in_channels, (size_t)nb};
+    return nn_launch_rows(ctx, k, "col2im", 2, global);
 }
 
 /* Moves a chunk between NCHW (nchw) and the scratch's [Cout, nb * P] result area. */
@@ -201,7 +201,7 @@ static int launch_layout(rt_context *ctx, const nn_conv2d *conv, const conv_geom
         RT_ARG(ctx, k, 6, tmp_off);
     }
     size_t global[2] = {(size_t)conv->out_channels, (size_t)nb};
-    return rt_launch(ctx, k, name, 2, global, NULL);
+    return nn_launch_rows(ctx, k, name, 2, global);
 }
 
 static int launch_channel_bias_add(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
@@ -216,7 +216,7 @@ static int launch_channel_bias_add(rt_context *ctx, const nn_conv2d *conv, const
     RT_ARG(ctx, k, 3, conv->bias.value.buf);
     RT_ARG(ctx, k, 4, out->buf);
     size_t global = (size_t)rows;
-    return rt_launch(ctx, k, "channel_bias_add", 1, &global, NULL);
+    return nn_launch_rows(ctx, k, "channel_bias_add", 1, &global);
 }
 
 static int launch_channel_sum(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
@@ -230,7 +230,7 @@ static int launch_channel_sum(rt_context *ctx, const nn_conv2d *conv, const conv
     RT_ARG(ctx, k, 3, dout->buf);
     RT_ARG(ctx, k, 4, conv->bias.grad.buf);
     size_t global = (size_t)conv->out_channels;
-    return rt_launch(ctx, k, "channel_sum", 1, &global, NULL);
+    return nn_launch_rows(ctx, k, "channel_sum", 1, &global);
 }
 
 /* out_n [Cout, P] = W [Cout, Cin] x in_n [Cin, P] for every image n in one batched GEMM. */

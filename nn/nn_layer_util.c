@@ -71,3 +71,10 @@ int nn_param_init_uniform(nn_param *p, float bound)
     free(host);
     return st;
 }
+
+int nn_launch_rows(rt_context *ctx, cl_kernel kernel, const char *name, cl_uint dims,
+                   const size_t *global)
+{
+    static const size_t ones[3] = {1, 1, 1};
+    return rt_launch(ctx, kernel, name, dims, global, ctx->is_cpu ? ones : NULL);
+}

@@ -77,7 +77,7 @@ int nn_linear_forward(rt_context *ctx, nn_linear *fc, const rt_tensor *in, rt_te
     RT_ARG(ctx, k, 3, fc->bias.value.buf);
     RT_ARG(ctx, k, 4, out->buf);
     size_t global = (size_t)rows;
-    return rt_launch(ctx, k, "channel_bias_add", 1, &global, NULL);
+    return nn_launch_rows(ctx, k, "channel_bias_add", 1, &global);
 }
 
 int nn_linear_backward(rt_context *ctx, nn_linear *fc, const rt_tensor *in, const rt_tensor *dout,
@@ -118,7 +118,7 @@ int nn_linear_backward(rt_context *ctx, nn_linear *fc, const rt_tensor *in, cons
     RT_ARG(ctx, k, 3, dout->buf);
     RT_ARG(ctx, k, 4, fc->bias.grad.buf);
     size_t global = (size_t)fc->out_features;
-    RT_TRY(rt_launch(ctx, k, "channel_sum", 1, &global, NULL));
+    RT_TRY(nn_launch_rows(ctx, k, "channel_sum", 1, &global));
     if (!din)
         return RT_OK;
 

@@ -73,7 +73,7 @@ int nn_maxpool2d_forward(rt_context *ctx, nn_maxpool2d *pool, const rt_tensor *i
     RT_ARG(ctx, k, 9, out->buf);
     RT_ARG(ctx, k, 10, pool->argmax.buf);
     size_t global[2] = {(size_t)oh, (size_t)planes};
-    return rt_launch(ctx, k, "maxpool_forward", 2, global, NULL);
+    return nn_launch_rows(ctx, k, "maxpool_forward", 2, global);
 }
 
 int nn_maxpool2d_backward(rt_context *ctx, nn_maxpool2d *pool, const rt_tensor *dout,
@@ -95,20 +95,15 @@ int nn_maxpool2d_backward(rt_context *ctx, nn_maxpool2d *pool, const rt_tensor *
 
     cl_kernel k;
     RT_TRY(rt_kernel_get(ctx, "pool", "maxpool_backward", &k));
-    cl_int planes = din->shape[0] * din->shape[1];
+    cl_int planes = din->shape[0] * din->shape[1], hw = h * w, ohw = oh * ow;
     RT_ARG(ctx, k, 0, planes);
-    RT_ARG(ctx, k, 1, h);
-    RT_ARG(ctx, k, 2, w);
-    RT_ARG(ctx, k, 3, oh);
-    RT_ARG(ctx, k, 4, ow);
-    RT_ARG(ctx, k, 5, pool->kernel);
-    RT_ARG(ctx, k, 6, pool->stride);
-    RT_ARG(ctx, k, 7, pool->padding);
-    RT_ARG(ctx, k, 8, dout->buf);
-    RT_ARG(ctx, k, 9, pool->argmax.buf);
-    RT_ARG(ctx, k, 10, din->buf);
-    size_t global[2] = {(size_t)h, (size_t)planes};
-    return rt_launch(ctx, k, "maxpool_backward", 2, global, NULL);
+    RT_ARG(ctx, k, 1, hw);
+    RT_ARG(ctx, k, 2, ohw);
+    RT_ARG(ctx, k, 3, dout->buf);
+    RT_ARG(ctx, k, 4, pool->argmax.buf);
+    RT_ARG(ctx, k, 5, din->buf);
+    size_t global = (size_t)planes;
+    return nn_launch_rows(ctx, k, "maxpool_backward", 1, &global);
 }
 
 static int launch_global_avgpool(rt_context *ctx, const char *kernel_name, const rt_tensor *map,
@@ -123,7 +118,7 @@ static int launch_global_avgpool(rt_context *ctx, const char *kernel_name, const
     RT_ARG(ctx, k, 2, src->buf);
     RT_ARG(ctx, k, 3, dst->buf);
     size_t global = (size_t)planes;
-    return rt_launch(ctx, k, kernel_name, 1, &global, NULL);
+    return nn_launch_rows(ctx, k, kernel_name, 1, &global);
 }
 
 int nn_global_avgpool_forward(rt_context *ctx, const rt_tensor *in, rt_tensor *out)
