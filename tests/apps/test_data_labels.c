@@ -420,10 +420,13 @@ START_TEST(subset_first_random_stratified)
     app_image_free(&a);
     app_image_free(&b);
 
-    ck_assert_int_eq(app_dataset_subset(base, 101, APP_SUBSET_FIRST, 0, &random), RT_ERR_INVALID);
+    app_dataset *too_big = NULL;
+    ck_assert_int_eq(app_dataset_subset(base, 101, APP_SUBSET_FIRST, 0, &too_big), RT_ERR_INVALID);
+    ck_assert_ptr_null(too_big);
     ck_assert_msg(strstr(rt_last_error(), "subset size 101") != NULL, "message: %s",
                   rt_last_error());
     app_dataset_free(first);
+    app_dataset_free(random);
     app_dataset_free(random2);
     app_dataset_free(strat);
     app_dataset_free(base);
