@@ -1,8 +1,8 @@
 /*
  * torchvision import: a randomly initialised ResNet-18 state dict, written by
  * test_convert_make_state.py, goes through tools/convert_torchvision.py and
- * the weights-only loader into a parameter list with torchvision's names and
- * shapes, and every value is compared. The suite exits with 77 (skipped)
+ * the weights-only loader into the parameter list of nn_resnet_create, and
+ * every value is compared. The suite exits with 77 (skipped)
  * when /usr/bin/python3 cannot import torch.
  */
 #include "tests/common/test_common.h"
@@ -14,97 +14,20 @@
 #include <unistd.h>
 
 #include "nn/nn_checkpoint.h"
+#include "nn/nn_resnet.h"
 
 #define PYTHON "/usr/bin/python3"
 
-enum { MAX_PARAMS = 64, MAX_BUFFERS = 48 };
-
-/* Parameters and batch-norm buffers of ResNet-18 with torchvision's names and shapes. */
-typedef struct resnet18_layout {
-    nn_param params[MAX_PARAMS];
-    int param_count;
-    rt_tensor buffers[MAX_BUFFERS];
-    int buffer_count;
-    nn_param_list list;
-} resnet18_layout;
-
-static void add_param(resnet18_layout *m, const char *name, int ndim, const int *shape)
+/* Creates an ImageNet-stem ResNet-18 whose fc.bias is -7, so a load that writes it shows. */
+static nn_resnet *create_resnet18(int num_classes)
 {
-    ck_assert_int_lt(m->param_count, MAX_PARAMS);
-    nn_param *p = &m->params[m->param_count++];
-    ck_assert_rt(nn_param_init(test_ctx, p, name, ndim, shape));
-    ck_assert_rt(rt_tensor_fill(&p->value, -7.0f));
-    ck_assert_rt(nn_param_list_add(&m->list, p));
-}
-
-static void add_conv(resnet18_layout *m, const char *prefix, int out, int in, int kernel)
-{
-    char name[96];
-    int shape[4] = {out, in, kernel, kernel};
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    add_param(m, name, 4, shape);
-}
-
-static void add_batchnorm(resnet18_layout *m, const char *prefix, int channels)
-{
-    char name[96];
-    int shape[1] = {channels};
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    add_param(m, name, 1, shape);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    add_param(m, name, 1, shape);
-    const char *stats[2] = {"running_mean", "running_var"};
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_lt(m->buffer_count, MAX_BUFFERS);
-        rt_tensor *t = &m->buffers[m->buffer_count++];
-        snprintf(name, sizeof name, "%s.%s", prefix, stats[i]);
-        ck_assert_rt(rt_tensor_alloc(test_ctx, t, name, RT_F32, 1, shape));
-        ck_assert_rt(rt_tensor_fill(t, -7.0f));
-        ck_assert_rt(nn_param_list_add_buffer(&m->list, name, t));
-    }
-}
-
-/* Builds the layout of torchvision.models.resnet18(num_classes) with every value -7. */
-static void resnet18_layout_create(resnet18_layout *m, int num_classes)
-{
-    memset(m, 0, sizeof *m);
-    add_conv(m, "conv1", 64, 3, 7);
-    add_batchnorm(m, "bn1", 64);
-    int in = 64;
-    char prefix[64];
-    for (int layer = 1; layer <= 4; layer++) {
-        int planes = 64 << (layer - 1);
-        for (int block = 0; block < 2; block++) {
-            int block_in = block == 0 ? in : planes;
-            snprintf(prefix, sizeof prefix, "layer%d.%d.conv1", layer, block);
-            add_conv(m, prefix, planes, block_in, 3);
-            snprintf(prefix, sizeof prefix, "layer%d.%d.bn1", layer, block);
-            add_batchnorm(m, prefix, planes);
-            snprintf(prefix, sizeof prefix, "layer%d.%d.conv2", layer, block);
-            add_conv(m, prefix, planes, planes, 3);
-            snprintf(prefix, sizeof prefix, "layer%d.%d.bn2", layer, block);
-            add_batchnorm(m, prefix, planes);
-            if (block == 0 && layer > 1) {
-                snprintf(prefix, sizeof prefix, "layer%d.%d.downsample.0", layer, block);
-                add_conv(m, prefix, planes, in, 1);
-                snprintf(prefix, sizeof prefix, "layer%d.%d.downsample.1", layer, block);
-                add_batchnorm(m, prefix, planes);
-            }
-        }
-        in = planes;
-    }
-    int fc_shape[2] = {num_classes, 512}, bias_shape[1] = {num_classes};
-    add_param(m, "fc.weight", 2, fc_shape);
-    add_param(m, "fc.bias", 1, bias_shape);
-}
-
-static void resnet18_layout_free(resnet18_layout *m)
-{
-    for (int i = 0; i < m->param_count; i++)
-        nn_param_free(&m->params[i]);
-    for (int i = 0; i < m->buffer_count; i++)
-        rt_tensor_free(&m->buffers[i]);
-    nn_param_list_free(&m->list);
+    nn_resnet_config config = {18, NN_STEM_IMAGENET, 1.0f, num_classes, 3};
+    nn_resnet *net;
+    ck_assert_rt(nn_resnet_create(test_ctx, &config, &net));
+    nn_param *fc_bias = nn_param_list_find(nn_resnet_params(net), "fc.bias");
+    ck_assert_ptr_nonnull(fc_bias);
+    ck_assert_rt(rt_tensor_fill(&fc_bias->value, -7.0f));
+    return net;
 }
 
 static char work_dir[64];
@@ -160,7 +83,7 @@ static int convert(const char *input, const char *output)
 }
 
 /* Compares every tensor named in reference.txt with the model's values. */
-static void assert_matches_reference(const resnet18_layout *m, const char *skipped_prefix)
+static void assert_matches_reference(const nn_param_list *list, const char *skipped_prefix)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/reference.txt", work_dir);
@@ -179,8 +102,8 @@ static void assert_matches_reference(const resnet18_layout *m, const char *skipp
         ck_assert_ptr_nonnull(expected);
         ck_assert_ptr_nonnull(got);
         ck_assert_uint_eq(fread(expected, sizeof *expected, numel, values), numel);
-        nn_param *p = nn_param_list_find(&m->list, name);
-        rt_tensor *t = p ? &p->value : nn_param_list_find_buffer(&m->list, name);
+        nn_param *p = nn_param_list_find(list, name);
+        rt_tensor *t = p ? &p->value : nn_param_list_find_buffer(list, name);
         ck_assert_msg(t != NULL, "reference tensor %s is not in the model", name);
         if (skipped_prefix && strncmp(name, skipped_prefix, strlen(skipped_prefix)) == 0) {
             free(expected);
@@ -206,19 +129,19 @@ START_TEST(state_dict_loads_into_resnet18)
     make_state(10);
     ck_assert_int_eq(convert("resnet18.pth", "resnet18.ckpt"), 0);
 
-    resnet18_layout m;
-    resnet18_layout_create(&m, 10);
-    ck_assert_int_eq(m.list.count + m.list.buffer_count, 102);
+    nn_resnet *net = create_resnet18(10);
+    nn_param_list *list = nn_resnet_params(net);
+    ck_assert_int_eq(list->count + list->buffer_count, 102);
     char path[256];
     snprintf(path, sizeof path, "%s/resnet18.ckpt", work_dir);
     nn_weights_report report;
-    ck_assert_rt(nn_checkpoint_load_weights(test_ctx, path, &m.list, NULL, &report));
+    ck_assert_rt(nn_checkpoint_load_weights(test_ctx, path, list, NULL, &report));
     ck_assert_int_eq(report.skipped_count, 0);
-    assert_matches_reference(&m, NULL);
+    assert_matches_reference(list, NULL);
 
     /* the file is a complete checkpoint without optimizer state */
     nn_checkpoint_header header;
-    ck_assert_rt(nn_checkpoint_load(test_ctx, path, &m.list, NULL, &header));
+    ck_assert_rt(nn_checkpoint_load(test_ctx, path, list, NULL, &header));
     ck_assert_int_eq(header.step, 0);
     ck_assert_str_eq(header.metadata, "source: resnet18.pth\n");
     nn_checkpoint_header_free(&header);
@@ -228,15 +151,15 @@ START_TEST(state_dict_loads_into_resnet18)
     if (access(path, F_OK) == 0) {
         ck_assert_int_eq(convert("resnet18_model.pth", "model.ckpt"), 0);
         snprintf(path, sizeof path, "%s/model.ckpt", work_dir);
-        resnet18_layout fresh;
-        resnet18_layout_create(&fresh, 10);
-        ck_assert_rt(nn_checkpoint_load_weights(test_ctx, path, &fresh.list, NULL, NULL));
-        assert_matches_reference(&fresh, NULL);
-        resnet18_layout_free(&fresh);
+        nn_resnet *fresh = create_resnet18(10);
+        ck_assert_rt(
+            nn_checkpoint_load_weights(test_ctx, path, nn_resnet_params(fresh), NULL, NULL));
+        assert_matches_reference(nn_resnet_params(fresh), NULL);
+        nn_resnet_free(fresh);
     } else {
         printf("torchvision is not installed, so the whole-module input was not converted\n");
     }
-    resnet18_layout_free(&m);
+    nn_resnet_free(net);
     remove_work_dir();
 }
 END_TEST
@@ -246,29 +169,28 @@ START_TEST(other_class_count_skips_fc)
     make_work_dir();
     make_state(10);
     ck_assert_int_eq(convert("resnet18.pth", "resnet18.ckpt"), 0);
-    resnet18_layout m;
-    resnet18_layout_create(&m, 7);
+    nn_resnet *net = create_resnet18(7);
+    nn_param_list *list = nn_resnet_params(net);
     char path[256];
     snprintf(path, sizeof path, "%s/resnet18.ckpt", work_dir);
 
-    ck_assert_int_eq(nn_checkpoint_load_weights(test_ctx, path, &m.list, NULL, NULL),
-                     RT_ERR_INVALID);
+    ck_assert_int_eq(nn_checkpoint_load_weights(test_ctx, path, list, NULL, NULL), RT_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(rt_last_error(), "'fc.weight' has shape 10x512"));
     ck_assert_ptr_nonnull(strstr(rt_last_error(), "expects 7x512"));
 
     nn_weights_options options = {"fc."};
     nn_weights_report report;
-    ck_assert_rt(nn_checkpoint_load_weights(test_ctx, path, &m.list, &options, &report));
+    ck_assert_rt(nn_checkpoint_load_weights(test_ctx, path, list, &options, &report));
     ck_assert_int_eq(report.skipped_count, 2);
     ck_assert_str_eq(report.skipped[0], "fc.weight");
     ck_assert_str_eq(report.skipped[1], "fc.bias");
     nn_weights_report_free(&report);
-    assert_matches_reference(&m, "fc.");
+    assert_matches_reference(list, "fc.");
     float fc_bias[7];
-    ck_assert_rt(rt_tensor_read(&nn_param_list_find(&m.list, "fc.bias")->value, fc_bias));
+    ck_assert_rt(rt_tensor_read(&nn_param_list_find(list, "fc.bias")->value, fc_bias));
     for (int i = 0; i < 7; i++)
         ck_assert_float_eq(fc_bias[i], -7.0f);
-    resnet18_layout_free(&m);
+    nn_resnet_free(net);
     remove_work_dir();
 }
 END_TEST
