@@ -99,6 +99,17 @@ static int check_shapes(const nn_conv2d *conv, const char *op, const rt_tensor *
     return nn_check_tensor(out, op, out_role, RT_F32, 4, out_shape);
 }
 
+/* Returns the workspace shared with other layers when one is set, else the layer's own scratch. */
+static rt_tensor *scratch_tensor(nn_conv2d *conv)
+{
+    return conv->workspace ? conv->workspace : &conv->scratch;
+}
+
+static cl_mem scratch_buffer(const nn_conv2d *conv)
+{
+    return conv->workspace ? conv->workspace->buf : conv->scratch.buf;
+}
+
 /* Returns the chunk size nb and grows the scratch to at least (K + Cout) * nb * P floats. */
 static int prepare_scratch(rt_context *ctx, nn_conv2d *conv, const conv_geometry *g, int *nb_out)
 {
@@ -116,13 +127,14 @@ static int prepare_scratch(rt_context *ctx, nn_conv2d *conv, const conv_geometry
                             "conv2d %s: one image needs %zu scratch floats, above the %d the "
                             "kernels can index; reduce the input size or channel count",
                             conv->weight.name, need, INT_MAX);
-    if (conv->scratch.buf && conv->scratch.numel < need)
-        rt_tensor_free(&conv->scratch);
-    if (!conv->scratch.buf) {
+    rt_tensor *scratch = scratch_tensor(conv);
+    if (scratch->buf && scratch->numel < need)
+        rt_tensor_free(scratch);
+    if (!scratch->buf) {
         char sname[128];
-        snprintf(sname, sizeof sname, "%s.im2col", conv->weight.name);
+        snprintf(sname, sizeof sname, "%s.im2col", conv->workspace ? "conv2d" : conv->weight.name);
         int shape[1] = {(int)need};
-        RT_TRY(rt_tensor_alloc(ctx, &conv->scratch, sname, RT_F32, 1, shape));
+        RT_TRY(rt_tensor_alloc(ctx, scratch, sname, RT_F32, 1, shape));
     }
     *nb_out = (int)nb;
     return RT_OK;
@@ -131,6 +143,7 @@ static int prepare_scratch(rt_context *ctx, nn_conv2d *conv, const conv_geometry
 static int launch_im2col(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
                          const rt_tensor *in, int n0, int nb)
 {
+    cl_mem scratch = scratch_buffer(conv);
     cl_kernel k;
     RT_TRY(rt_kernel_get(ctx, "conv", "im2col", &k));
     cl_int zero = 0;
@@ -146,7 +159,7 @@ static int launch_im2col(rt_context *ctx, const nn_conv2d *conv, const conv_geom
     RT_ARG(ctx, k, 9, n0);
     RT_ARG(ctx, k, 10, nb);
     RT_ARG(ctx, k, 11, in->buf);
-    RT_ARG(ctx, k, 12, conv->scratch.buf);
+    RT_ARG(ctx, k, 12, scratch);
     RT_ARG(ctx, k, 13, zero);
     size_t global[2] = {(size_t)g->k, (size_t)nb};
     return nn_launch_rows(ctx, k, "im2col", 2, global);
@@ -155,6 +168,7 @@ static int launch_im2col(rt_context *ctx, const nn_conv2d *conv, const conv_geom
 static int launch_col2im(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
                          rt_tensor *din, int n0, int nb)
 {
+    cl_mem scratch = scratch_buffer(conv);
     cl_kernel k;
     RT_TRY(rt_kernel_get(ctx, "conv", "col2im", &k));
     cl_int zero = 0;
@@ -169,7 +183,7 @@ static int launch_col2im(rt_context *ctx, const nn_conv2d *conv, const conv_geom
     RT_ARG(ctx, k, 8, g->ow);
     RT_ARG(ctx, k, 9, n0);
     RT_ARG(ctx, k, 10, nb);
-    RT_ARG(ctx, k, 11, conv->scratch.buf);
+    RT_ARG(ctx, k, 11, scratch);
     RT_ARG(ctx, k, 12, zero);
     RT_ARG(ctx, k, 13, din->buf);
     size_t global[2] = {(size_t)conv->in_channels, (size_t)nb};
@@ -180,6 +194,7 @@ static int launch_col2im(rt_context *ctx, const nn_conv2d *conv, const conv_geom
 static int launch_layout(rt_context *ctx, const nn_conv2d *conv, const conv_geometry *g,
                          bool to_nchw, const rt_tensor *nchw, int n0, int nb, cl_int tmp_off)
 {
+    cl_mem scratch = scratch_buffer(conv);
     cl_kernel k;
     const char *name = to_nchw ? "cols_to_nchw" : "nchw_to_cols";
     RT_TRY(rt_kernel_get(ctx, "conv", name, &k));
@@ -190,14 +205,14 @@ static int launch_layout(rt_context *ctx, const nn_conv2d *conv, const conv_geom
     if (to_nchw) {
         cl_int has_bias = conv->has_bias;
         cl_mem bias = conv->has_bias ? conv->bias.value.buf : conv->weight.value.buf;
-        RT_ARG(ctx, k, 4, conv->scratch.buf);
+        RT_ARG(ctx, k, 4, scratch);
         RT_ARG(ctx, k, 5, tmp_off);
         RT_ARG(ctx, k, 6, has_bias);
         RT_ARG(ctx, k, 7, bias);
         RT_ARG(ctx, k, 8, nchw->buf);
     } else {
         RT_ARG(ctx, k, 4, nchw->buf);
-        RT_ARG(ctx, k, 5, conv->scratch.buf);
+        RT_ARG(ctx, k, 5, scratch);
         RT_ARG(ctx, k, 6, tmp_off);
     }
     size_t global[2] = {(size_t)conv->out_channels, (size_t)nb};
@@ -328,9 +343,9 @@ int nn_conv2d_forward(rt_context *ctx, nn_conv2d *conv, const rt_tensor *in, rt_
             .beta = 0.0f,
             .a = conv->weight.value.buf,
             .lda = g.k,
-            .b = conv->scratch.buf,
+            .b = scratch_buffer(conv),
             .ldb = cols,
-            .c = conv->scratch.buf,
+            .c = scratch_buffer(conv),
             .c_offset = (size_t)tmp_off,
             .ldc = cols,
         };
@@ -372,10 +387,10 @@ int nn_conv2d_backward(rt_context *ctx, nn_conv2d *conv, const rt_tensor *in, co
             .k = cols,
             .alpha = 1.0f,
             .beta = n0 == 0 ? 0.0f : 1.0f,
-            .a = conv->scratch.buf,
+            .a = scratch_buffer(conv),
             .a_offset = (size_t)tmp_off,
             .lda = cols,
-            .b = conv->scratch.buf,
+            .b = scratch_buffer(conv),
             .ldb = cols,
             .c = conv->weight.grad.buf,
             .ldc = g.k,
@@ -394,10 +409,10 @@ int nn_conv2d_backward(rt_context *ctx, nn_conv2d *conv, const rt_tensor *in, co
             .beta = 0.0f,
             .a = conv->weight.value.buf,
             .lda = g.k,
-            .b = conv->scratch.buf,
+            .b = scratch_buffer(conv),
             .b_offset = (size_t)tmp_off,
             .ldb = cols,
-            .c = conv->scratch.buf,
+            .c = scratch_buffer(conv),
             .ldc = cols,
         };
         RT_TRY(rt_gemm(ctx, &dc));

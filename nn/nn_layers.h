@@ -31,6 +31,9 @@ typedef struct nn_conv2d {
     nn_param bias;
     rt_tensor scratch; /* im2col columns or other workspace, grown on demand */
     size_t scratch_limit_bytes; /* im2col scratch bound per batch chunk; 0 means 64 MiB */
+    /* Optional im2col workspace shared by several layers in place of scratch, so that a network
+     * holds one buffer. It may start unallocated (zeroed); layers grow it, the caller frees it. */
+    rt_tensor *workspace;
 } nn_conv2d;
 
 int nn_conv2d_init(rt_context *ctx, nn_conv2d *conv, const char *name, int in_channels,

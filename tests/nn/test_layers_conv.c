@@ -176,6 +176,58 @@ START_TEST(conv_backward_without_input_gradient)
 }
 END_TEST
 
+START_TEST(conv_shared_workspace_matches_own_scratch)
+{
+    /* two layers of different sizes share one workspace; results equal those with own scratch */
+    nn_conv2d a, b;
+    ck_assert_rt(nn_conv2d_init(test_ctx, &a, "a", 2, 3, 3, 1, 1, true));
+    ck_assert_rt(nn_conv2d_init(test_ctx, &b, "b", 3, 4, 3, 2, 1, false));
+    int x_shape[4] = {2, 2, 6, 6}, a_shape[4] = {2, 3, 6, 6}, b_shape[4] = {2, 4, 3, 3};
+    float *x = test_random(144, -1.0f, 1.0f, 8), *dy = test_random(72, -1.0f, 1.0f, 9);
+    rt_tensor in, mid, out, dout, dmid, din;
+    test_upload(&in, "x", 4, x_shape, x);
+    test_upload(&mid, "mid", 4, a_shape, NULL);
+    test_upload(&out, "y", 4, b_shape, NULL);
+    test_upload(&dout, "dy", 4, b_shape, dy);
+    test_upload(&dmid, "dmid", 4, a_shape, NULL);
+    test_upload(&din, "dx", 4, x_shape, NULL);
+
+    rt_tensor workspace;
+    memset(&workspace, 0, sizeof workspace);
+    float *results[2][3];
+    for (int shared = 0; shared < 2; shared++) {
+        a.workspace = shared ? &workspace : NULL;
+        b.workspace = shared ? &workspace : NULL;
+        ck_assert_rt(nn_conv2d_forward(test_ctx, &a, &in, &mid));
+        ck_assert_rt(nn_conv2d_forward(test_ctx, &b, &mid, &out));
+        ck_assert_rt(nn_conv2d_backward(test_ctx, &b, &mid, &dout, &dmid));
+        ck_assert_rt(nn_conv2d_backward(test_ctx, &a, &in, &dmid, &din));
+        results[shared][0] = test_download(&out);
+        results[shared][1] = test_download(&din);
+        results[shared][2] = test_download(&a.weight.grad);
+    }
+    ck_assert_ptr_nonnull(workspace.buf);
+    ck_assert_mem_eq(results[1][0], results[0][0], 72 * sizeof(float));
+    ck_assert_mem_eq(results[1][1], results[0][1], 144 * sizeof(float));
+    ck_assert_mem_eq(results[1][2], results[0][2], a.weight.grad.numel * sizeof(float));
+
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            free(results[i][j]);
+    free(x);
+    free(dy);
+    rt_tensor_free(&workspace);
+    rt_tensor_free(&in);
+    rt_tensor_free(&mid);
+    rt_tensor_free(&out);
+    rt_tensor_free(&dout);
+    rt_tensor_free(&dmid);
+    rt_tensor_free(&din);
+    nn_conv2d_free(&a);
+    nn_conv2d_free(&b);
+}
+END_TEST
+
 START_TEST(conv_rejects_wrong_channels)
 {
     nn_conv2d conv;
@@ -220,6 +272,7 @@ int main(void)
     tcase_add_checked_fixture(tc, test_ctx_setup, test_ctx_teardown);
     tcase_add_loop_test(tc, conv_matches_reference, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, conv_backward_without_input_gradient);
+    tcase_add_test(tc, conv_shared_workspace_matches_own_scratch);
     tcase_add_test(tc, conv_rejects_wrong_channels);
     tcase_add_test(tc, conv_init_is_reproducible);
     suite_add_tcase(s, tc);
