@@ -72,8 +72,11 @@ int alum_create(rt_context *ctx, const alum_config *config, alum **out);
 /* Clears the hooks of the attached network (if any) and frees everything. */
 void alum_free(alum *a);
 
-/* Registers the hooks of every point the configuration uses on net. */
+/* Registers the hooks of every point the configuration uses on net, detaching a first. */
 int alum_attach(alum *a, nn_resnet *net);
+
+/* Clears the hooks of the attached network, which then trains as plain ERM. */
+void alum_detach(alum *a);
 
 /* Returns the hook of point (identity callbacks for unused points), for networks other
  * than nn_resnet and for tests. */
@@ -117,13 +120,14 @@ int alum_reset_data_uncertainty(alum *a);
  */
 void alum_set_mc_mode(alum *a, bool on);
 
-/* Indices mined by the last training forward, int32 [2, B] (p(i), then n(i)); NULL if none. */
+/* Returns the indices mined by the last training forward, int32 [2, B] (p(i), then n(i)),
+ * or NULL when it mined none. */
 const rt_tensor *alum_mined(const alum *a);
 
-/* The DSU module of point (its statistics, scales and draws of the last forward). */
+/* Returns the DSU module of point, with the statistics, scales and draws of the last forward. */
 alum_dsu *alum_module(alum *a, int point);
 
-/* Whether point perturbed its input in the last forward. */
+/* Returns whether point perturbed its input in the last forward. */
 bool alum_point_applied(const alum *a, int point);
 
 #endif

@@ -11,10 +11,15 @@ static void detach_resnet(alum *a)
     a->detach = NULL;
 }
 
-int alum_attach(alum *a, nn_resnet *net)
+void alum_detach(alum *a)
 {
     if (a->detach)
         a->detach(a);
+}
+
+int alum_attach(alum *a, nn_resnet *net)
+{
+    alum_detach(a);
     for (int p = 0; p < NN_NUM_POINTS; p++) {
         nn_hook hook = alum_hook(a, p);
         if (hook.forward)

@@ -71,6 +71,20 @@ static void load_golden(void)
     ck_assert_int_ge(case_count, 5);
 }
 
+static void free_golden(void)
+{
+    for (int i = 0; i < case_count; i++) {
+        golden_case *c = &cases[i];
+        free(c->index);
+        free(c->x);
+        free(c->draws);
+        free(c->dy);
+        free(c->y);
+        free(c->dx);
+    }
+    case_count = 0;
+}
+
 static void upload(rt_tensor *t, const char *name, rt_dtype dtype, int ndim, const int *shape,
                    const void *host)
 {
@@ -120,6 +134,7 @@ START_TEST(dsu_forward_matches_pytorch)
         free(y);
         free(dx);
     }
+    free_golden();
 }
 END_TEST
 
@@ -137,6 +152,7 @@ START_TEST(dsu_backward_matches_pytorch)
         free(y);
         free(dx);
     }
+    free_golden();
 }
 END_TEST
 
