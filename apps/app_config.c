@@ -647,7 +647,7 @@ static void report_at_key(loader *ld, const char *path, const char *fmt, ...)
         errors_add(&ld->errors, "%s: %s", path, msg);
 }
 
-static bool label_set_allowed(app_dataset dataset, const char *label_set)
+static bool label_set_allowed(app_dataset_kind dataset, const char *label_set)
 {
     static const char *const cifar10n_sets[] = {"clean",   "aggre",   "worse",   "worst",
                                                 "random1", "random2", "random3", NULL};
@@ -673,7 +673,7 @@ static void check_consistency(loader *ld)
     const app_config *cfg = ld->cfg;
     const app_data_config *data = &cfg->data;
 
-    if (data->sampler == APP_SAMPLER_PK) {
+    if (data->sampler == APP_SAMPLER_TYPE_PK) {
         long long product = (long long)data->pk_classes * data->pk_samples;
         if (product != data->batch_size)
             report_at_key(ld, "data.batch_size",

@@ -24,6 +24,8 @@
 #ifndef ALUMCL_APP_CONFIG_H
 #define ALUMCL_APP_CONFIG_H
 
+#include "apps/app_noise.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,7 +37,7 @@
 /* Maximum number of elements of any list value. */
 #define APP_CONFIG_LIST_MAX 16
 
-typedef enum app_dataset {
+typedef enum app_dataset_kind {
     APP_DATASET_CIFAR10,
     APP_DATASET_CIFAR100,
     APP_DATASET_CIFAR10N,
@@ -45,18 +47,12 @@ typedef enum app_dataset {
     APP_DATASET_RAFDB,
     APP_DATASET_IDX,
     APP_DATASET_DIGITS,
-} app_dataset;
+} app_dataset_kind;
 
-typedef enum app_sampler {
-    APP_SAMPLER_SHUFFLE, /* a seeded random permutation per epoch */
-    APP_SAMPLER_PK,      /* pk_classes classes x pk_samples samples per batch */
-} app_sampler;
-
-typedef enum app_noise_type {
-    APP_NOISE_NONE,
-    APP_NOISE_SYMMETRIC, /* a flipped label is uniform over the other classes */
-    APP_NOISE_PAIRFLIP,  /* class c flips to class (c + 1) mod num_classes */
-} app_noise_type;
+typedef enum app_sampler_type {
+    APP_SAMPLER_TYPE_SHUFFLE, /* a seeded random permutation per epoch */
+    APP_SAMPLER_TYPE_PK,      /* pk_classes classes x pk_samples samples per batch */
+} app_sampler_type;
 
 typedef enum app_arch {
     APP_ARCH_RESNET18,
@@ -118,12 +114,12 @@ typedef struct app_device_config {
 } app_device_config;
 
 typedef struct app_noise_config {
-    app_noise_type type; /* synthetic noise applied to the training labels */
+    app_noise_kind type; /* synthetic noise applied to the training labels */
     double rate;         /* fraction of training labels flipped, 0..1 */
     long long seed;
 } app_noise_config;
 
-typedef struct app_augment_config {
+typedef struct app_augment_settings {
     bool random_crop;
     int crop_padding; /* pixels of zero padding before the random crop */
     int resize;       /* side length images are resized to first; 0 = keep */
@@ -136,10 +132,10 @@ typedef struct app_augment_config {
     int n_mean;
     double std[APP_CONFIG_LIST_MAX]; /* per-channel normalisation, n_std == 3 */
     int n_std;
-} app_augment_config;
+} app_augment_settings;
 
 typedef struct app_data_config {
-    app_dataset dataset;
+    app_dataset_kind dataset;
     char root[APP_CONFIG_PATH_MAX];       /* dataset root directory */
     char label_file[APP_CONFIG_PATH_MAX]; /* CIFAR-N .pt or .csv, RAF-DB noisy list */
     char label_set[APP_CONFIG_NAME_MAX];  /* clean, aggre, worse, worst, random1..3, noisy */
@@ -154,12 +150,12 @@ typedef struct app_data_config {
     int num_classes;
     int batch_size;
     int workers;
-    app_sampler sampler;
+    app_sampler_type sampler;
     int pk_classes;
     int pk_samples;
     bool drop_last;
     app_noise_config noise;
-    app_augment_config augment;
+    app_augment_settings augment;
 } app_data_config;
 
 typedef struct app_model_config {

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(sizeof(app_dataset) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(app_dataset_kind) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(app_noise_kind) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(app_sampler_type) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(app_ranking) == sizeof(int), "enum keys are stored as int");
 
 #define FIELD_OFFSET(field) offsetof(app_config, field)
@@ -78,7 +80,7 @@ _Static_assert(sizeof(app_ranking) == sizeof(int), "enum keys are stored as int"
         .range = r, .choices = c, .description = desc                                              \
     }
 
-/* Enum names, in the order of the C enum values of app_config.h. */
+/* Enum names, in the order of the C enum values of app_config.h and app_noise.h. */
 static const char *const dataset_names[] = {"cifar10", "cifar100",   "cifar10n", "cifar100n",
                                             "pacs",    "officehome", "rafdb",    "idx",
                                             "digits",  NULL};
@@ -110,7 +112,8 @@ const app_key app_keys[] = {
     KEY_STRING("run.output_dir", run.output_dir, "\"runs/<name>\"", NULL,
                "Run directory; every \"<name>\" in it is replaced by run.name."),
     KEY_BOOL("run.deterministic", run.deterministic, "true",
-             "Use reductions with a fixed order so that a seed reproduces a run bit for bit."),
+             "Request fixed-order reductions and seeded data order, so that a seed can reproduce "
+             "a run."),
     KEY_INT("run.log_every", run.log_every, "20", AT_LEAST(1),
             "Training steps between two progress lines."),
     KEY_INT("run.checkpoint_every", run.checkpoint_every, "1", AT_LEAST(0),

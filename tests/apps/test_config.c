@@ -429,6 +429,15 @@ START_TEST(list_override_keeps_quoted_commas)
 }
 END_TEST
 
+START_TEST(noise_names_match_noise_module)
+{
+    /* data.noise.type stores app_noise_kind, so the YAML names must follow its values */
+    for (int kind = APP_NOISE_NONE; kind <= APP_NOISE_PAIRFLIP; kind++)
+        ck_assert_str_eq(app_config_enum_name("data.noise.type", kind),
+                         app_noise_name((app_noise_kind)kind));
+}
+END_TEST
+
 START_TEST(compare_names_differences)
 {
     app_config a, b;
@@ -482,6 +491,7 @@ static Suite *config_suite(void)
     tcase_add_test(table, load_without_file_resolves_names);
     tcase_add_test(table, table_keys_unique_and_grouped);
     tcase_add_test(table, every_default_valid_as_override);
+    tcase_add_test(table, noise_names_match_noise_module);
     tcase_add_test(table, compare_names_differences);
     tcase_add_test(table, enum_names_and_lc_mask);
     tcase_add_test(table, help_lists_every_key);

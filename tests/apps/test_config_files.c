@@ -1,7 +1,7 @@
 /*
  * Checks of the repository's config files and config docs: every config under
  * configs/ validates and survives a YAML round trip, the recipe configs carry
- * their recipe, and docs/config.md holds the current key reference.
+ * their recipe, and docs/config.md contains the current key reference.
  */
 #define _XOPEN_SOURCE 700
 #include "apps/app_config.h"
