@@ -31,8 +31,8 @@ typedef struct nn_conv2d {
     nn_param bias;
     rt_tensor scratch; /* im2col columns or other workspace, grown on demand */
     size_t scratch_limit_bytes; /* im2col scratch bound per batch chunk; 0 means 64 MiB */
-    /* Optional im2col workspace shared by several layers in place of scratch, so that a network
-     * holds one buffer. It may start unallocated (zeroed); layers grow it, the caller frees it. */
+    /* Optional im2col workspace that several layers use in place of scratch, so that a network
+     * needs one buffer. It may start unallocated (zeroed). Layers grow it, the caller frees it. */
     rt_tensor *workspace;
 } nn_conv2d;
 
@@ -56,7 +56,7 @@ typedef struct nn_batchnorm2d {
     rt_tensor running_mean, running_var; /* [C]; running_var is unbiased, as PyTorch */
     rt_tensor save_mean, save_invstd;    /* [C] batch statistics of the last training forward */
     rt_tensor scratch;                   /* reduction workspace */
-    bool saved_batch_stats; /* save_* holds batch statistics (last forward was training) */
+    bool saved_batch_stats; /* true when save_* are batch statistics (last forward trained) */
 } nn_batchnorm2d;
 
 int nn_batchnorm2d_init(rt_context *ctx, nn_batchnorm2d *bn, const char *name, int channels,
@@ -126,7 +126,7 @@ int nn_scale(rt_context *ctx, float alpha, rt_tensor *y);
 /*
  * logits [N, K], labels int32 [N] in 0..K-1. Writes per-sample losses [N]
  * (loss_per_sample, may be NULL), dlogits [N, K] = d(mean loss)/d(logits)
- * scaled by grad_scale (may be NULL for evaluation), and stats [2]:
+ * scaled by grad_scale (may be NULL for evaluation), and stats [2] (may be NULL):
  * stats[0] = mean loss, stats[1] = number of correct argmax predictions, so
  * the host reads back two floats per step at most.
  */
@@ -135,11 +135,11 @@ int nn_softmax_xent(rt_context *ctx, const rt_tensor *logits, const rt_tensor *l
                     rt_tensor *dlogits, rt_tensor *stats);
 
 /*
- * The loss kernel clamps out-of-range labels to 0..K-1 so that it cannot read
- * out of bounds; these checks let callers reject such labels with a message.
- * nn_labels_check validates host labels; nn_labels_check_tensor reads labels
- * back from the device (a blocking read). Both return RT_ERR_INVALID naming
- * the first bad index and value.
+ * Label range checks. The loss kernel clamps out-of-range labels to 0..K-1 so
+ * that it cannot read out of bounds, and callers use these checks to reject
+ * such labels with a message instead. nn_labels_check validates host labels.
+ * nn_labels_check_tensor reads the labels back from the device (a blocking
+ * read). Both return RT_ERR_INVALID naming the first bad index and value.
  */
 int nn_labels_check(const int32_t *labels, int count, int num_classes);
 int nn_labels_check_tensor(const rt_tensor *labels, int num_classes);

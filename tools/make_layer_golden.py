@@ -6,7 +6,7 @@ Run with Debian's interpreter, which has torch 1.13:
     /usr/bin/python3 tools/make_layer_golden.py [OUTPUT]
 
 The default OUTPUT is tests/nn/golden/layers.txt. Inputs and parameters are
-float32 values drawn here with a fixed seed; every reference output is
+float32 values drawn here with a fixed seed. Every reference output is
 computed in float64 from those same values, so the reference adds no float32
 rounding of its own.
 
