@@ -63,14 +63,9 @@ __kernel void gemm_pack_b(int trans_b, int k, int n, __global const float *b, ui
  * two float16 of one row of B and eight scalars of A. Global dimension 0 walks
  * down the row tiles of C, so consecutive work-items reuse the same panel of
  * B from cache. A is read through row and column strides, so both layouts of
- * A work. B is untransposed: either the caller's matrix (b_row_step = ldb,
- * b_panel_step = 32) or the output of gemm_pack_b (b_row_step = 32,
- * b_panel_step = 32 * k, b_padded = 1). Packing keeps the 32 floats of
- * consecutive k steps in one page, where a wide row-major B touches a new page
- * per step and thrashes the TLB.
- *
- * Rows past m read row m - 1 of A and are not stored. An unpadded tile whose 32
- * columns run past n loads B element by element with clamped indices.
+ * A work. B is the output of gemm_pack_b: a row-major B wider than 1024
+ * floats would make every step of k touch a new page and thrash the TLB.
+ * Rows past m read row m - 1 of A and are not stored.
  */
 #define GEMM_CPU_STEP(b0, b1)                                                                      \
     do {                                                                                           \
@@ -95,14 +90,6 @@ __kernel void gemm_pack_b(int trans_b, int k, int n, __global const float *b, ui
         a_pos += a_col_stride;                                                                     \
     } while (0)
 
-/* Gathers 16 elements of B row bp at clamped column offsets idx. */
-inline float16 gather16(__global const float *bp, int16 idx)
-{
-    return (float16)(bp[idx.s0], bp[idx.s1], bp[idx.s2], bp[idx.s3], bp[idx.s4], bp[idx.s5],
-                     bp[idx.s6], bp[idx.s7], bp[idx.s8], bp[idx.s9], bp[idx.sa], bp[idx.sb],
-                     bp[idx.sc], bp[idx.sd], bp[idx.se], bp[idx.sf]);
-}
-
 /* Writes up to 32 columns of one row of the tile, applying alpha and beta. */
 inline void store_row(__global float *crow, int ncols, float16 v0, float16 v1, float alpha,
                       float beta)
@@ -126,15 +113,14 @@ inline void store_row(__global float *crow, int ncols, float16 v0, float16 v1, f
 
 __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const float *a,
                             uint a_off, int a_row_stride, int a_col_stride, uint a_batch_stride,
-                            __global const float *b, uint b_off, int b_row_step, int b_panel_step,
-                            int b_padded, uint b_batch_stride, float beta, __global float *c,
-                            uint c_off, int ldc, uint c_batch_stride)
+                            __global const float *b, uint b_off, uint b_batch_stride, float beta,
+                            __global float *c, uint c_off, int ldc, uint c_batch_stride)
 {
     int row = get_global_id(0) * 8, col = get_global_id(1) * 32, batch = get_global_id(2);
     if (row >= m || col >= n)
         return;
     a += a_off + (size_t)batch * a_batch_stride;
-    b += b_off + (size_t)batch * b_batch_stride + (size_t)get_global_id(1) * b_panel_step;
+    b += b_off + (size_t)batch * b_batch_stride + (size_t)get_global_id(1) * 32 * k;
     c += c_off + (size_t)batch * c_batch_stride + col;
 
     __global const float *a_row0 = a + (size_t)min(row + 0, m - 1) * a_row_stride;
@@ -152,23 +138,11 @@ __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const flo
     size_t a_pos = 0;
     int ncols = min(32, n - col);
 
-    if (ncols == 32 || b_padded) {
-        __global const float *bp = b;
-        for (int p = 0; p < k; p++) {
-            float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
-            GEMM_CPU_STEP(b0, b1);
-            bp += b_row_step;
-        }
-    } else {
-        int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        int16 idx0 = min(lane, (int16)(ncols - 1));
-        int16 idx1 = min(lane + 16, (int16)(ncols - 1));
-        __global const float *bp = b;
-        for (int p = 0; p < k; p++) {
-            float16 b0 = gather16(bp, idx0), b1 = gather16(bp, idx1);
-            GEMM_CPU_STEP(b0, b1);
-            bp += b_row_step;
-        }
+    __global const float *bp = b;
+    for (int p = 0; p < k; p++) {
+        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
+        GEMM_CPU_STEP(b0, b1);
+        bp += 32;
     }
 
     int nrows = min(8, m - row);
@@ -188,6 +162,96 @@ __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const flo
         store_row(crow + 6 * ldc, ncols, c60, c61, alpha, beta);
     if (nrows > 7)
         store_row(crow + 7 * ldc, ncols, c70, c71, alpha, beta);
+}
+
+/*
+ * Blocked variant of gemm_cpu_8x32 for B read in place, launched with local
+ * size 1. Each work-item owns 64 rows x 32 columns of C. For every block of
+ * 256 steps of k it copies its 32-column panel of op(B) into local memory
+ * (zero-padded past n, transposing when trans_b is set), then runs the 8 x 32
+ * register tiles of its rows over that copy. The copy touches each page of B
+ * once per block instead of once per row tile, and the tiles read B from a
+ * contiguous 32 KiB buffer. Partial sums of later k blocks are added into C,
+ * so k must be at least 1 (the host handles k == 0).
+ */
+#define GEMM_KC 256
+#define GEMM_ROWS_PER_ITEM 64
+
+__kernel void gemm_cpu_blocked(int m, int n, int k, float alpha, __global const float *a,
+                               uint a_off, int a_row_stride, int a_col_stride,
+                               uint a_batch_stride, int trans_b, __global const float *b,
+                               uint b_off, int ldb, uint b_batch_stride, float beta,
+                               __global float *c, uint c_off, int ldc, uint c_batch_stride)
+{
+    __local float panel[GEMM_KC * 32];
+    int row_start = get_global_id(0) * GEMM_ROWS_PER_ITEM, col = get_global_id(1) * 32;
+    int batch = get_global_id(2);
+    if (row_start >= m || col >= n)
+        return;
+    a += a_off + (size_t)batch * a_batch_stride;
+    b += b_off + (size_t)batch * b_batch_stride;
+    c += c_off + (size_t)batch * c_batch_stride + col;
+    int ncols = min(32, n - col);
+    int row_end = min(row_start + GEMM_ROWS_PER_ITEM, m);
+
+    for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
+        int kc = min(GEMM_KC, k - p0);
+        if (!trans_b && ncols == 32) {
+            for (int p = 0; p < kc; p++) {
+                __global const float *src = b + (size_t)(p0 + p) * ldb + col;
+                vstore16(vload16(0, src), 0, panel + p * 32);
+                vstore16(vload16(1, src), 1, panel + p * 32);
+            }
+        } else if (!trans_b) {
+            for (int p = 0; p < kc; p++)
+                for (int j = 0; j < 32; j++)
+                    panel[p * 32 + j] = j < ncols ? b[(size_t)(p0 + p) * ldb + col + j] : 0.0f;
+        } else {
+            for (int j = 0; j < 32; j++)
+                for (int p = 0; p < kc; p++)
+                    panel[p * 32 + j] = j < ncols ? b[(size_t)(col + j) * ldb + p0 + p] : 0.0f;
+        }
+        /* The first k block applies beta; later blocks accumulate into C. */
+        float block_beta = p0 == 0 ? beta : 1.0f;
+
+        for (int row = row_start; row < row_end; row += 8) {
+            __global const float *a_row0 = a + (size_t)min(row + 0, m - 1) * a_row_stride;
+            __global const float *a_row1 = a + (size_t)min(row + 1, m - 1) * a_row_stride;
+            __global const float *a_row2 = a + (size_t)min(row + 2, m - 1) * a_row_stride;
+            __global const float *a_row3 = a + (size_t)min(row + 3, m - 1) * a_row_stride;
+            __global const float *a_row4 = a + (size_t)min(row + 4, m - 1) * a_row_stride;
+            __global const float *a_row5 = a + (size_t)min(row + 5, m - 1) * a_row_stride;
+            __global const float *a_row6 = a + (size_t)min(row + 6, m - 1) * a_row_stride;
+            __global const float *a_row7 = a + (size_t)min(row + 7, m - 1) * a_row_stride;
+            float16 c00 = 0.0f, c01 = 0.0f, c10 = 0.0f, c11 = 0.0f, c20 = 0.0f, c21 = 0.0f;
+            float16 c30 = 0.0f, c31 = 0.0f, c40 = 0.0f, c41 = 0.0f, c50 = 0.0f, c51 = 0.0f;
+            float16 c60 = 0.0f, c61 = 0.0f, c70 = 0.0f, c71 = 0.0f;
+            size_t a_pos = (size_t)p0 * a_col_stride;
+            __local const float *bp = panel;
+            for (int p = 0; p < kc; p++) {
+                float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
+                GEMM_CPU_STEP(b0, b1);
+                bp += 32;
+            }
+            int nrows = min(8, m - row);
+            __global float *crow = c + (size_t)row * ldc;
+            store_row(crow, ncols, c00, c01, alpha, block_beta);
+            if (nrows > 1)
+                store_row(crow + ldc, ncols, c10, c11, alpha, block_beta);
+            if (nrows > 2)
+                store_row(crow + 2 * ldc, ncols, c20, c21, alpha, block_beta);
+            if (nrows > 3)
+                store_row(crow + 3 * ldc, ncols, c30, c31, alpha, block_beta);
+            if (nrows > 4)
+                store_row(crow + 4 * ldc, ncols, c40, c41, alpha, block_beta);
+            if (nrows > 5)
+                store_row(crow + 5 * ldc, ncols, c50, c51, alpha, block_beta);
+            if (nrows > 6)
+                store_row(crow + 6 * ldc, ncols, c60, c61, alpha, block_beta);
+            if (nrows > 7)
+                store_row(crow + 7 * ldc, ncols, c70, c71, alpha, block_beta);
+        }
+    }
 }
 
 /*

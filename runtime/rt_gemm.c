@@ -12,6 +12,10 @@
 #define CPU_TILE_ROWS 8
 #define CPU_TILE_COLS 32
 #define GPU_TILE 16
+/* Rows of C per work-item of gemm_cpu_blocked. */
+#define CPU_BLOCK_ROWS 64
+/* Smallest m for which the cpu backend packs B instead of copying panels per work-item. */
+#define CPU_PACK_MIN_ROWS 256
 
 typedef struct gemm_state {
     bool resolved;
@@ -161,32 +165,20 @@ static int pack_b(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int
     return rt_launch(ctx, kernel, "gemm_pack_b", 3, global, NULL);
 }
 
-static int run_cpu(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int batch,
-                   size_t stride_a, size_t stride_b, size_t stride_c)
+/* Packs B into panels, then runs gemm_cpu_8x32 on them. */
+static int run_cpu_packed(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, int batch,
+                          size_t stride_a, size_t stride_b, size_t stride_c)
 {
-    cl_mem b = g->b;
-    cl_uint b_off = (cl_uint)g->b_offset, b_stride = (cl_uint)stride_b;
-    cl_int b_row_step = g->ldb, b_panel_step = CPU_TILE_COLS, b_padded = 0;
-    /* A single row tile reads each element of B once, so packing only pays off
-     * above 8 rows; a transposed B is always packed. */
-    if ((g->trans_b || g->m > CPU_TILE_ROWS) && g->k > 0) {
-        size_t packed_stride;
-        RT_TRY(pack_b(ctx, state, g, batch, stride_b, &packed_stride));
-        b = state->scratch;
-        b_off = 0;
-        b_stride = (cl_uint)packed_stride;
-        b_row_step = CPU_TILE_COLS;
-        b_panel_step = CPU_TILE_COLS * g->k;
-        b_padded = 1;
-    }
+    size_t packed_stride;
+    RT_TRY(pack_b(ctx, state, g, batch, stride_b, &packed_stride));
     cl_kernel kernel;
     RT_TRY(rt_kernel_get(ctx, "gemm", "gemm_cpu_8x32", &kernel));
-    cl_int m = g->m, n = g->n, k = g->k;
+    cl_int m = g->m, n = g->n, k = g->k, ldc = g->ldc;
     cl_int a_row_stride = g->trans_a ? 1 : g->lda;
     cl_int a_col_stride = g->trans_a ? g->lda : 1;
     cl_uint a_off = (cl_uint)g->a_offset, a_stride = (cl_uint)stride_a;
+    cl_uint b_off = 0, b_stride = (cl_uint)packed_stride;
     cl_uint c_off = (cl_uint)g->c_offset, c_stride = (cl_uint)stride_c;
-    cl_int ldc = g->ldc;
     RT_ARG(ctx, kernel, 0, m);
     RT_ARG(ctx, kernel, 1, n);
     RT_ARG(ctx, kernel, 2, k);
@@ -196,22 +188,55 @@ static int run_cpu(rt_context *ctx, gemm_state *state, const rt_gemm_args *g, in
     RT_ARG(ctx, kernel, 6, a_row_stride);
     RT_ARG(ctx, kernel, 7, a_col_stride);
     RT_ARG(ctx, kernel, 8, a_stride);
-    RT_ARG(ctx, kernel, 9, b);
+    RT_ARG(ctx, kernel, 9, state->scratch);
     RT_ARG(ctx, kernel, 10, b_off);
-    RT_ARG(ctx, kernel, 11, b_row_step);
-    RT_ARG(ctx, kernel, 12, b_panel_step);
-    RT_ARG(ctx, kernel, 13, b_padded);
-    RT_ARG(ctx, kernel, 14, b_stride);
-    RT_ARG(ctx, kernel, 15, g->beta);
-    RT_ARG(ctx, kernel, 16, g->c);
-    RT_ARG(ctx, kernel, 17, c_off);
-    RT_ARG(ctx, kernel, 18, ldc);
-    RT_ARG(ctx, kernel, 19, c_stride);
+    RT_ARG(ctx, kernel, 11, b_stride);
+    RT_ARG(ctx, kernel, 12, g->beta);
+    RT_ARG(ctx, kernel, 13, g->c);
+    RT_ARG(ctx, kernel, 14, c_off);
+    RT_ARG(ctx, kernel, 15, ldc);
+    RT_ARG(ctx, kernel, 16, c_stride);
     /* Dimension 0 walks down the row tiles so consecutive work-items share a panel of B. */
     size_t global[3] = {((size_t)m + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS,
                         ((size_t)n + CPU_TILE_COLS - 1) / CPU_TILE_COLS, (size_t)batch};
     size_t local[3] = {1, 1, 1};
     return rt_launch(ctx, kernel, "gemm_cpu_8x32", 3, global, local);
+}
+
+static int run_cpu_blocked(rt_context *ctx, const rt_gemm_args *g, int batch, size_t stride_a,
+                           size_t stride_b, size_t stride_c)
+{
+    cl_kernel kernel;
+    RT_TRY(rt_kernel_get(ctx, "gemm", "gemm_cpu_blocked", &kernel));
+    cl_int m = g->m, n = g->n, k = g->k, trans_b = g->trans_b, ldb = g->ldb, ldc = g->ldc;
+    cl_int a_row_stride = g->trans_a ? 1 : g->lda;
+    cl_int a_col_stride = g->trans_a ? g->lda : 1;
+    cl_uint a_off = (cl_uint)g->a_offset, a_stride = (cl_uint)stride_a;
+    cl_uint b_off = (cl_uint)g->b_offset, b_stride = (cl_uint)stride_b;
+    cl_uint c_off = (cl_uint)g->c_offset, c_stride = (cl_uint)stride_c;
+    RT_ARG(ctx, kernel, 0, m);
+    RT_ARG(ctx, kernel, 1, n);
+    RT_ARG(ctx, kernel, 2, k);
+    RT_ARG(ctx, kernel, 3, g->alpha);
+    RT_ARG(ctx, kernel, 4, g->a);
+    RT_ARG(ctx, kernel, 5, a_off);
+    RT_ARG(ctx, kernel, 6, a_row_stride);
+    RT_ARG(ctx, kernel, 7, a_col_stride);
+    RT_ARG(ctx, kernel, 8, a_stride);
+    RT_ARG(ctx, kernel, 9, trans_b);
+    RT_ARG(ctx, kernel, 10, g->b);
+    RT_ARG(ctx, kernel, 11, b_off);
+    RT_ARG(ctx, kernel, 12, ldb);
+    RT_ARG(ctx, kernel, 13, b_stride);
+    RT_ARG(ctx, kernel, 14, g->beta);
+    RT_ARG(ctx, kernel, 15, g->c);
+    RT_ARG(ctx, kernel, 16, c_off);
+    RT_ARG(ctx, kernel, 17, ldc);
+    RT_ARG(ctx, kernel, 18, c_stride);
+    size_t global[3] = {((size_t)m + CPU_BLOCK_ROWS - 1) / CPU_BLOCK_ROWS,
+                        ((size_t)n + CPU_TILE_COLS - 1) / CPU_TILE_COLS, (size_t)batch};
+    size_t local[3] = {1, 1, 1};
+    return rt_launch(ctx, kernel, "gemm_cpu_blocked", 3, global, local);
 }
 
 /* Runs gemm_reference or gemm_tiled, which share one argument list. */
@@ -294,7 +319,13 @@ int rt_gemm_strided_batched(rt_context *ctx, const rt_gemm_args *g, int batch, s
     RT_TRY(get_state(ctx, &state));
     switch (backend) {
     case RT_GEMM_CPU:
-        return run_cpu(ctx, state, g, batch, stride_a, stride_b, stride_c);
+        if (g->k == 0)
+            break;
+        /* Packing B costs a pass over k x n, which only pays off once enough rows
+         * of A reuse each panel (measured crossover between m = 128 and 256). */
+        if (g->m >= CPU_PACK_MIN_ROWS)
+            return run_cpu_packed(ctx, state, g, batch, stride_a, stride_b, stride_c);
+        return run_cpu_blocked(ctx, g, batch, stride_a, stride_b, stride_c);
     case RT_GEMM_TILED: {
         size_t local[3] = {GPU_TILE, GPU_TILE, 1};
         return run_simple(ctx, "gemm_tiled", g, batch, stride_a, stride_b, stride_c, local);

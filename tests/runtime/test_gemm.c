@@ -27,6 +27,13 @@ static const gemm_case cases[] = {
     {"k=0 scales C", false, false, 5, 7, 0, 0, 0, 1, 1.0f, 2.0f},
     {"batched strided NT", false, true, 9, 35, 13, 1, 4, 3, 1.0f, -1.0f},
     {"batched strided TN", true, false, 16, 32, 8, 0, 2, 4, 0.25f, 0.0f},
+    /* k spans several blocks of 256 steps in the CPU backend's blocked kernel */
+    {"k blocks 17x45x600 beta", false, false, 17, 45, 600, 1, 3, 1, 1.0f, 0.5f},
+    {"k blocks 19x33x300 NT", false, true, 19, 33, 300, 0, 0, 1, 1.0f, 0.0f},
+    /* m >= 256 takes the CPU backend's packed-B kernel */
+    {"packed 260x37x11 NN", false, false, 260, 37, 11, 0, 0, 1, 1.0f, 0.0f},
+    {"packed 257x45x70 TT beta", true, true, 257, 45, 70, 2, 5, 1, 0.5f, -1.5f},
+    {"packed batched 256x33x5 NT", false, true, 256, 33, 5, 1, 1, 2, 1.0f, 1.0f},
 };
 
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
