@@ -801,7 +801,10 @@ static int load_common(app_config *cfg, const char *path, FILE *stream, const ch
                 ld.top_file_unreadable = true;
         }
     }
-    for (int i = 0; i < n_overrides; i++)
+    if (n_overrides > 0 && !overrides)
+        errors_add(&ld.errors, "override: %d overrides requested but the list is NULL",
+                   n_overrides);
+    for (int i = 0; overrides && i < n_overrides; i++)
         apply_override(&ld, overrides[i]);
     resolve_names(&ld, path);
     check_consistency(&ld);

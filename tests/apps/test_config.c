@@ -7,9 +7,11 @@
 #include "apps/app_schema.h"
 #include "tests/common/test_common.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Returns the path of a fixture under tests/apps/configs (static buffer). */
 static const char *fixture(const char *name)
@@ -255,6 +257,81 @@ START_TEST(extends_chain_applies_in_order)
     ck_assert_double_eq(cfg.optim.lr, 0.25); /* the top file beats both */
     ck_assert_str_eq(cfg.run.name, "chained");
     ck_assert_str_eq(cfg.run.output_dir, "runs/chained");
+}
+END_TEST
+
+/* Writes text to dir/name and fails the test when that is not possible. */
+static void write_text_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *out = fopen(path, "w");
+    ck_assert_msg(out != NULL, "cannot create %s", path);
+    fputs(text, out);
+    fclose(out);
+}
+
+/* Removes a flat directory of test files. */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *handle = opendir(dir);
+    if (!handle)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir(handle)) != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        if (entry->d_name[0] != '.')
+            unlink(path);
+    }
+    closedir(handle);
+    rmdir(dir);
+}
+
+START_TEST(extends_list_later_base_wins)
+{
+    char dir[] = "/tmp/alumcl-config-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_text_file(dir, "first.yaml", "run:\n  epochs: 5\n  seed: 1\n");
+    write_text_file(dir, "second.yaml", "run:\n  seed: 2\n");
+    write_text_file(dir, "top.yaml", "extends: [first.yaml, second.yaml]\n");
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/top.yaml", dir);
+    app_config cfg;
+    ck_assert_rt(app_config_load(&cfg, path, NULL, 0, NULL));
+    ck_assert_int_eq(cfg.run.epochs, 5);
+    ck_assert_int_eq(cfg.run.seed, 2);
+    remove_flat_dir(dir);
+}
+END_TEST
+
+START_TEST(extends_depth_limited)
+{
+    char dir[] = "/tmp/alumcl-config-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* level0.yaml extends level1.yaml ... up to level20.yaml: 20 files below the top */
+    for (int level = 0; level <= 20; level++) {
+        char name[32], text[64];
+        snprintf(name, sizeof name, "level%d.yaml", level);
+        if (level < 20)
+            snprintf(text, sizeof text, "extends: level%d.yaml\n", level + 1);
+        else
+            snprintf(text, sizeof text, "run:\n  epochs: 3\n");
+        write_text_file(dir, name, text);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/level4.yaml", dir);
+    app_config cfg;
+    ck_assert_rt(app_config_load(&cfg, path, NULL, 0, NULL)); /* 16 files below: allowed */
+    ck_assert_int_eq(cfg.run.epochs, 3);
+
+    snprintf(path, sizeof path, "%s/level0.yaml", dir);
+    char *errors = NULL;
+    ck_assert_int_eq(app_config_load(&cfg, path, NULL, 0, &errors), RT_ERR_FORMAT);
+    ck_assert_contains(errors, "extends: chain deeper than 16 files");
+    free(errors);
+    remove_flat_dir(dir);
 }
 END_TEST
 
@@ -516,6 +593,8 @@ static Suite *config_suite(void)
 
     TCase *loading = tcase_create("loading");
     tcase_add_test(loading, extends_chain_applies_in_order);
+    tcase_add_test(loading, extends_list_later_base_wins);
+    tcase_add_test(loading, extends_depth_limited);
     tcase_add_test(loading, overrides_beat_file);
     tcase_add_test(loading, bad_overrides_all_listed);
     tcase_add_test(loading, dotted_keys_set_nested_values);
