@@ -56,18 +56,15 @@ typedef struct loader {
     bool top_file_unreadable;
 } loader;
 
-static void errors_add(error_list *errors, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void errors_add(error_list *errors, const char *fmt, ...)
+/* Appends one line to the error text, ignoring the listing limit. */
+static void errors_append(error_list *errors, const char *fmt, va_list args)
 {
-    errors->count++;
-    if (errors->count > MAX_LISTED_ERRORS || errors->out_of_memory)
+    if (errors->out_of_memory)
         return;
-    va_list args;
-    va_start(args, fmt);
-    int needed = vsnprintf(NULL, 0, fmt, args);
-    va_end(args);
+    va_list copy;
+    va_copy(copy, args);
+    int needed = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
     if (needed < 0)
         return;
     size_t want = errors->len + (size_t)needed + 2;
@@ -83,12 +80,36 @@ static void errors_add(error_list *errors, const char *fmt, ...)
         errors->text = grown;
         errors->cap = cap;
     }
-    va_start(args, fmt);
     vsnprintf(errors->text + errors->len, errors->cap - errors->len, fmt, args);
-    va_end(args);
     errors->len += (size_t)needed;
     errors->text[errors->len++] = '\n';
     errors->text[errors->len] = '\0';
+}
+
+static void errors_add(error_list *errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Counts one problem and lists it while fewer than MAX_LISTED_ERRORS are listed. */
+static void errors_add(error_list *errors, const char *fmt, ...)
+{
+    errors->count++;
+    if (errors->count > MAX_LISTED_ERRORS)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    errors_append(errors, fmt, args);
+    va_end(args);
+}
+
+static void errors_add_summary(error_list *errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void errors_add_summary(error_list *errors, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    errors_append(errors, fmt, args);
+    va_end(args);
 }
 
 static size_t key_index(const app_key *key)
@@ -815,7 +836,8 @@ static int load_common(app_config *cfg, const char *path, FILE *stream, const ch
                               path ? path : "the config");
     } else if (ld.errors.count > 0) {
         if (ld.errors.count > MAX_LISTED_ERRORS)
-            errors_add(&ld.errors, "... and %d more problems", ld.errors.count - MAX_LISTED_ERRORS);
+            errors_add_summary(&ld.errors, "... and %d more problems",
+                               ld.errors.count - MAX_LISTED_ERRORS);
         status = ld.top_file_unreadable ? RT_ERR_IO : RT_ERR_FORMAT;
         ld.errors.text[ld.errors.len - 1] = '\0'; /* drop the final newline for rt_last_error */
         rt_set_error(status, "%s", ld.errors.text);

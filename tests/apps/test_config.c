@@ -373,6 +373,26 @@ START_TEST(bad_overrides_all_listed)
 }
 END_TEST
 
+START_TEST(error_list_capped_with_summary)
+{
+    enum { N_BAD = 105 };
+    static char texts[N_BAD][32];
+    const char *overrides[N_BAD];
+    for (int i = 0; i < N_BAD; i++) {
+        snprintf(texts[i], sizeof texts[i], "run.epochs=bad%d", i);
+        overrides[i] = texts[i];
+    }
+    app_config cfg;
+    char *errors = NULL;
+    ck_assert_int_eq(app_config_load(&cfg, NULL, overrides, N_BAD, &errors), RT_ERR_FORMAT);
+    ck_assert_int_eq(count_lines(errors), 101);
+    ck_assert_contains(errors, "override run.epochs: expected an integer, got 'bad99'\n");
+    ck_assert_ptr_null(strstr(errors, "'bad100'"));
+    ck_assert_contains(errors, "... and 5 more problems\n");
+    free(errors);
+}
+END_TEST
+
 START_TEST(consistency_error_names_override)
 {
     const char *overrides[] = {"data.noise.rate=0.2"};
@@ -586,6 +606,7 @@ static Suite *config_suite(void)
     tcase_add_test(errors, first_error_in_last_error);
     tcase_add_test(errors, structural_errors_reported);
     tcase_add_test(errors, missing_file_is_io_error);
+    tcase_add_test(errors, error_list_capped_with_summary);
     tcase_add_test(errors, consistency_error_names_override);
     tcase_add_test(errors, multi_domain_needs_target);
     tcase_add_test(errors, buffer_load_names_source);
