@@ -39,6 +39,7 @@ struct nn_resnet {
     int stage_end[NUM_STAGES]; /* one past the last block of each stage */
     nn_linear fc;
     nn_param_list params;
+    rt_tensor conv_workspace; /* im2col columns shared by every convolution, grown on demand */
 
     nn_hook hooks[NN_NUM_POINTS];
     nn_hook active_hooks[NN_NUM_POINTS]; /* hooks as of the last forward, used by backward */
@@ -135,6 +136,16 @@ static int build_layers(rt_context *ctx, nn_resnet *net)
     RT_TRY(nn_linear_init(ctx, &net->fc, "fc", net->feature_dim, cfg->num_classes));
     net->fc.weight.group = 1;
     net->fc.bias.group = 1;
+
+    /* the queue is in order, so convolutions can take turns on one im2col buffer */
+    net->conv1.workspace = &net->conv_workspace;
+    for (int i = 0; i < net->block_count; i++) {
+        nn_block *blk = &net->blocks[i];
+        for (int j = 0; j < blk->layer_count; j++)
+            blk->conv[j].workspace = &net->conv_workspace;
+        if (blk->has_downsample)
+            blk->down_conv.workspace = &net->conv_workspace;
+    }
     return RT_OK;
 }
 
@@ -209,6 +220,7 @@ void nn_resnet_free(nn_resnet *net)
     nn_maxpool2d_free(&net->maxpool);
     nn_linear_free(&net->fc);
     nn_param_list_free(&net->params);
+    rt_tensor_free(&net->conv_workspace);
     free(net);
 }
 
