@@ -319,10 +319,12 @@ int rt_gemm_strided_batched(rt_context *ctx, const rt_gemm_args *g, int batch, s
     RT_TRY(get_state(ctx, &state));
     switch (backend) {
     case RT_GEMM_CPU:
+        /* Both CPU kernels scale C inside their k loop, so k == 0 goes to the reference. */
         if (g->k == 0)
             break;
         /* Packing B costs a pass over k x n, which only pays off once enough rows
-         * of A reuse each panel (measured crossover between m = 128 and 256). */
+         * of A reuse each panel: bench_gemm --cpu-time put the crossover between
+         * m = 128 and m = 256 (docs/benchmarks.md). */
         if (g->m >= CPU_PACK_MIN_ROWS)
             return run_cpu_packed(ctx, state, g, batch, stride_a, stride_b, stride_c);
         return run_cpu_blocked(ctx, g, batch, stride_a, stride_b, stride_c);
@@ -331,7 +333,8 @@ int rt_gemm_strided_batched(rt_context *ctx, const rt_gemm_args *g, int batch, s
         return run_simple(ctx, "gemm_tiled", g, batch, stride_a, stride_b, stride_c, local);
     }
     case RT_GEMM_CLBLAST:
-        /* CLBlast rejects k == 0; the reference kernel computes C = beta * C then. */
+        /* CLBlast 1.5.3 returns CLBlastInvalidDimension for k == 0; the reference
+         * kernel computes C = beta * C then. */
         if (g->k == 0)
             break;
         return run_clblast(ctx, g, batch, stride_a, stride_b, stride_c);
