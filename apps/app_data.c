@@ -413,8 +413,8 @@ typedef struct {
     size_t record_size;
     size_t label_bytes; /* 1 for CIFAR-10, 2 (coarse, fine) for CIFAR-100 */
     char dir[512];
-    char **files;      /* per-record source file is files[record / per_file] */
-    int32_t *file_end; /* cumulative record count after each file */
+    char **files;      /* [num_files] batch file names */
+    int32_t *file_end; /* [num_files] records in this file and all before it */
     int32_t num_files;
 } cifar_impl;
 
@@ -465,8 +465,9 @@ static int cifar_open_common(const char *dir, int classes, int train, int coarse
     *out = NULL;
     if (classes != 10 && classes != 100)
         return rt_set_error(RT_ERR_INVALID, "CIFAR classes must be 10 or 100, got %d", classes);
-    const char **names =
-        classes == 10 ? (train ? c10_train : c10_test) : (train ? c100_train : c100_test);
+    const char **names = train ? c10_train : c10_test;
+    if (classes == 100)
+        names = train ? c100_train : c100_test;
     int32_t num_files = classes == 10 && train ? 5 : 1;
 
     cifar_impl *c = calloc(1, sizeof(*c));

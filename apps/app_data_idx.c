@@ -218,7 +218,7 @@ int app_digits_open(const char *csv_gz_path, app_dataset **out)
         }
         for (int v = 0; v < 65 && status == RT_OK; v++) {
             long long value;
-            /* The file writes values as "0.0" or "0"; accept an optional ".0". */
+            /* Accept an optional ".0" fraction, as in CSVs written from float arrays. */
             int bad = app_parse_int(&p, end, 0, v < 64 ? 16 : 9, &value) != 0;
             if (!bad && p < end && *p == '.') {
                 p++;

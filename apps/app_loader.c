@@ -53,7 +53,7 @@ struct app_loader {
     int64_t claim_batch;
     int32_t claim_sample;
     int64_t consumed; /* batches returned to the caller */
-    int64_t released; /* batches the caller no longer holds */
+    int64_t released; /* batches the caller has given back */
     int holding;
 
     loader_slot *slots;

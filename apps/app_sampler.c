@@ -142,7 +142,7 @@ static void shuffle(int32_t *x, int32_t n, app_rng *rng)
  * Fills one epoch of P x K batches. Each batch draws p distinct classes, then
  * k samples of each class. Within a class, samples come from a per-class
  * shuffled queue that refills when it runs out, so every sample is used before
- * any repeats; a class with fewer than k samples repeats within the batch.
+ * any repeats. A class with fewer than k samples repeats within the batch.
  */
 static int pk_epoch(const app_sampler *s, int32_t epoch, int32_t *out)
 {

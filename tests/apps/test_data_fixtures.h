@@ -30,8 +30,8 @@ void fixture_pattern(app_image *img, int32_t width, int32_t height, int32_t chan
                      uint32_t seed);
 
 /*
- * Writes a CIFAR batch of n records: label_bytes label bytes (label_fn of the
- * record for each) then 3072 pixel bytes with pixel(r, c, y, x) = (r * 7 + c *
+ * Writes a CIFAR batch of n records: label_bytes label bytes (taken from
+ * labels[r * label_bytes ..]) then 3072 pixel bytes with pixel(r, c, y, x) = (r * 7 + c *
  * 50 + y * 3 + x) % 256.
  */
 const char *fixture_cifar_batch(const char *name, int32_t n, int label_bytes,

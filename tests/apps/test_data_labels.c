@@ -21,7 +21,7 @@ static void teardown(void)
     fixture_cleanup();
 }
 
-/* Deterministic labels in [0, classes), including values >= 128 in the raw bytes when large. */
+/* Deterministic labels in [0, classes). */
 static int64_t *make_labels(size_t n, int classes, int salt)
 {
     int64_t *v = malloc(n * sizeof(int64_t));
@@ -55,7 +55,7 @@ END_TEST
 
 START_TEST(pt_fixture_reads_int_lists)
 {
-    /* CIFAR-100 coarse labels are plain lists; fine labels up to 99 and values >= 128. */
+    /* CIFAR-100 .pt files store fine labels as an array and coarse labels as a plain list. */
     int64_t *fine = make_labels(APP_CIFARN_COUNT, 100, 1);
     int64_t *coarse = make_labels(APP_CIFARN_COUNT, 20, 2);
     fixture_pt_entry entries[] = {
@@ -374,7 +374,10 @@ END_TEST
 
 /* ---- subsets ---- */
 
-/* A CIFAR-10 fixture of n records with labels i % 10 (or labels[] when given). */
+/*
+ * A CIFAR-10 fixture: n records in data_batch_1 with labels i % 10 (or labels[i]),
+ * plus one record with the first label in each of data_batch_2..5.
+ */
 static app_dataset *open_cifar_fixture(int32_t n, const uint8_t *labels)
 {
     uint8_t *l = malloc((size_t)n);

@@ -222,7 +222,7 @@ START_TEST(augment_erasing_one_box)
             }
         }
     ck_assert_int_gt(erased, 0);
-    /* The erased pixels form one rectangle covering 2 % to 33 % of the image (rounded). */
+    /* The erased pixels form one rectangle of at most about a third of the image. */
     ck_assert_int_eq(erased, (x1 - x0 + 1) * (y1 - y0 + 1));
     ck_assert_int_le(erased, 140);
     app_image_free(&img);
