@@ -5,6 +5,40 @@
  */
 
 /*
+ * Row reductions with eight independent accumulators, so that the loop is not
+ * bound by the latency of one chain of dependent additions. The order is fixed
+ * by the row length alone, so results are deterministic.
+ */
+inline float row_sum(__global const float *row, int n)
+{
+    float8 acc = (float8)(0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc += vload8(0, row + i);
+    float sum = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; i < n; i++)
+        sum += row[i];
+    return sum;
+}
+
+/* Returns the sum of (row[i] - mean)^2. */
+inline float row_sum_squared_deviation(__global const float *row, int n, float mean)
+{
+    float8 acc = (float8)(0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float8 d = vload8(0, row + i) - mean;
+        acc = fma(d, d, acc);
+    }
+    float sum = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; i < n; i++) {
+        float d = row[i] - mean;
+        sum = fma(d, d, sum);
+    }
+    return sum;
+}
+
+/*
  * Computes the batch mean and biased variance of channel c with two passes,
  * stores mean and 1 / sqrt(var + eps) for the backward pass, and updates the
  * running averages with the unbiased variance (var * M / (M - 1), M = N * HW).
@@ -20,25 +54,13 @@ __kernel void bn_batch_stats(int N, int C, int HW, float momentum, float eps,
     float count = (float)N * (float)HW;
 
     float sum = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * HW;
-        float partial = 0.0f;
-        for (int p = 0; p < HW; p++)
-            partial += row[p];
-        sum += partial;
-    }
+    for (int n = 0; n < N; n++)
+        sum += row_sum(x + ((size_t)n * C + c) * HW, HW);
     float mean = sum / count;
 
     float sq = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = x + ((size_t)n * C + c) * HW;
-        float partial = 0.0f;
-        for (int p = 0; p < HW; p++) {
-            float d = row[p] - mean;
-            partial = fma(d, d, partial);
-        }
-        sq += partial;
-    }
+    for (int n = 0; n < N; n++)
+        sq += row_sum_squared_deviation(x + ((size_t)n * C + c) * HW, HW, mean);
     float var = sq / count;
 
     save_mean[c] = mean;
@@ -91,7 +113,7 @@ __kernel void bn_normalize(int rows, int C, int HW, int relu, __global const flo
 /*
  * Per channel: dbeta = sum(g) and dgamma = sum(g * xhat) with
  * xhat = (x - mean) * invstd, where g = dy, or dy masked by y > 0 when the
- * forward pass fused a ReLU.
+ * forward pass fused a ReLU. Eight accumulators per sum, as in row_sum.
  */
 __kernel void bn_backward_reduce(int N, int C, int HW, int relu, __global const float *x,
                                  __global const float *y, __global const float *dy,
@@ -105,8 +127,20 @@ __kernel void bn_backward_reduce(int N, int C, int HW, int relu, __global const 
     float sum_g = 0.0f, sum_gx = 0.0f;
     for (int n = 0; n < N; n++) {
         size_t base = ((size_t)n * C + c) * HW;
-        float part_g = 0.0f, part_gx = 0.0f;
-        for (int p = 0; p < HW; p++) {
+        float8 acc_g = (float8)(0.0f), acc_gx = (float8)(0.0f);
+        int p = 0;
+        for (; p + 8 <= HW; p += 8) {
+            float8 g = vload8(0, dy + base + p);
+            if (relu)
+                g = select((float8)(0.0f), g, isgreater(vload8(0, y + base + p), (float8)(0.0f)));
+            acc_g += g;
+            acc_gx = fma(g, vload8(0, x + base + p) - m, acc_gx);
+        }
+        float part_g = ((acc_g.s0 + acc_g.s1) + (acc_g.s2 + acc_g.s3)) +
+                       ((acc_g.s4 + acc_g.s5) + (acc_g.s6 + acc_g.s7));
+        float part_gx = ((acc_gx.s0 + acc_gx.s1) + (acc_gx.s2 + acc_gx.s3)) +
+                        ((acc_gx.s4 + acc_gx.s5) + (acc_gx.s6 + acc_gx.s7));
+        for (; p < HW; p++) {
             float g = dy[base + p];
             if (relu && !(y[base + p] > 0.0f))
                 g = 0.0f;
