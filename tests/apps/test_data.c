@@ -572,6 +572,47 @@ END_TEST
 
 /* ---- real data ---- */
 
+START_TEST(real_fashion_mnist_idx)
+{
+    /* Debian's dataset-fashion-mnist package installs the original gzip'd IDX files here. */
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    char images[256], labels[256];
+    snprintf(images, sizeof(images), "%s/t10k-images-idx3-ubyte.gz", dir);
+    snprintf(labels, sizeof(labels), "%s/t10k-labels-idx1-ubyte.gz", dir);
+    FILE *probe = fopen(images, "rb");
+    if (!probe) {
+        fprintf(stderr,
+                "real_fashion_mnist_idx: skipped, %s is missing (apt-get install "
+                "dataset-fashion-mnist)\n",
+                images);
+        return;
+    }
+    fclose(probe);
+    app_dataset *ds = NULL;
+    ck_assert_rt(app_idx_open(images, labels, &ds));
+    ck_assert_int_eq(ds->count, 10000);
+    static const int32_t first[5] = {9, 2, 1, 1, 6};
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(ds->labels[i], first[i]);
+    int counts[10] = {0};
+    for (int i = 0; i < ds->count; i++)
+        counts[ds->labels[i]]++;
+    for (int c = 0; c < 10; c++)
+        ck_assert_int_eq(counts[c], 1000);
+    app_image img = {0};
+    ck_assert_rt(app_dataset_load(ds, 0, &img));
+    ck_assert_int_eq(img.width, 28);
+    ck_assert_int_eq(img.height, 28);
+    ck_assert_int_eq(img.channels, 1);
+    long sum = 0;
+    for (int i = 0; i < 28 * 28; i++)
+        sum += img.data[i];
+    ck_assert_int_eq(sum, 33456);
+    app_image_free(&img);
+    app_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(real_pacs_first_image)
 {
     const char *data = test_data_dir();
@@ -661,6 +702,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, real_digits_csv);
     tcase_add_test(tc, real_pacs_first_image);
     tcase_add_test(tc, real_cifar10_jpgpack);
+    tcase_add_test(tc, real_fashion_mnist_idx);
     suite_add_tcase(s, tc);
     return s;
 }
