@@ -34,7 +34,7 @@ static void cache_setup(void)
 static void cache_teardown(void)
 {
     char command[128];
-    snprintf(command, sizeof command, "rm -rf '%s'", cache_dir);
+    snprintf(command, sizeof command, "/bin/rm -rf '%s'", cache_dir);
     ck_assert_int_eq(system(command), 0);
 }
 
@@ -399,6 +399,87 @@ START_TEST(clblast_tune_rejects_bad_fraction)
 }
 END_TEST
 
+/*
+ * Runs rt_clblast_tune against a stand-in clblast_tuner_xgemm placed first on
+ * PATH: a shell script that records its arguments and writes two result files
+ * (the committed sample and a slower copy), as the real tuner does in its
+ * working directory. The real tuner takes many minutes on PoCL.
+ */
+START_TEST(clblast_tune_stores_best_result)
+{
+    char bin_dir[96], script[160], args_log[160];
+    snprintf(bin_dir, sizeof bin_dir, "%s/bin", cache_dir);
+    ck_assert_int_eq(mkdir(bin_dir, 0755), 0);
+    snprintf(script, sizeof script, "%s/clblast_tuner_xgemm", bin_dir);
+    snprintf(args_log, sizeof args_log, "%s/tuner-args.txt", cache_dir);
+    FILE *f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "echo \"$@\" > '%s'\n"
+            "cp '%s/tests/runtime/clblast_xgemm_sample.json' clblast_xgemm_1_32.json\n"
+            "sed -e 's/\"best_time\": \"0.46\"/\"best_time\": \"9.5\"/' "
+            "-e 's/KWG=32/KWG=16/' clblast_xgemm_1_32.json > clblast_xgemm_2_32.json\n"
+            "echo tuner finished\n",
+            args_log, test_source_root());
+    fclose(f);
+    ck_assert_int_eq(chmod(script, 0755), 0);
+    char path_env[4096];
+    snprintf(path_env, sizeof path_env, "%s:%s", bin_dir, getenv("PATH"));
+    setenv("PATH", path_env, 1);
+
+    rt_context *ctx = NULL;
+    ck_assert_rt(rt_context_create(&ctx, NULL));
+    char *log_text = NULL;
+    size_t log_size = 0;
+    FILE *log = open_memstream(&log_text, &log_size);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_rt(rt_clblast_tune(ctx, 0.02, log));
+    fclose(log);
+    ck_assert_ptr_nonnull(strstr(log_text, "tuner finished"));
+    ck_assert_ptr_nonnull(strstr(log_text, "stored 16 Xgemm parameters"));
+    free(log_text);
+
+    char args[512] = "";
+    f = fopen(args_log, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(args, sizeof args, f));
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(args, "-precision 32"));
+    ck_assert_ptr_nonnull(strstr(args, "-fraction 0.02"));
+    char device_args[64];
+    snprintf(device_args, sizeof device_args, "-platform %d -device %d", ctx->info.platform_index,
+             ctx->info.device_index);
+    ck_assert_ptr_nonnull(strstr(args, device_args));
+
+    /* The faster of the two results (KWG=32) was stored. */
+    char params_path[4352];
+    ck_assert_rt(rt_clblast_params_path(ctx, params_path, sizeof params_path));
+    f = fopen(params_path, "r");
+    ck_assert_ptr_nonnull(f);
+    char stored[4096];
+    size_t got = fread(stored, 1, sizeof stored - 1, f);
+    stored[got] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(stored, "kernel: Xgemm\n"));
+    ck_assert_ptr_nonnull(strstr(stored, "\nKWG=32\n"));
+    ck_assert_ptr_null(strstr(stored, "PRECISION"));
+    ck_assert_ptr_nonnull(strstr(stored, ctx->info.name));
+    rt_context_free(ctx);
+}
+END_TEST
+
+START_TEST(clblast_tune_missing_tuner)
+{
+    setenv("PATH", "/nonexistent", 1);
+    rt_context *ctx = NULL;
+    ck_assert_rt(rt_context_create(&ctx, NULL));
+    ck_assert_int_eq(rt_clblast_tune(ctx, 0.02, NULL), RT_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "clblast-utils"));
+    rt_context_free(ctx);
+}
+END_TEST
+
 Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -418,6 +499,8 @@ Suite *cache_suite(void)
     tcase_add_test(clblast, clblast_stored_params_applied);
     tcase_add_test(clblast, clblast_status_names);
     tcase_add_test(clblast, clblast_tune_rejects_bad_fraction);
+    tcase_add_test(clblast, clblast_tune_stores_best_result);
+    tcase_add_test(clblast, clblast_tune_missing_tuner);
     suite_add_tcase(s, clblast);
     return s;
 }
