@@ -77,6 +77,13 @@ static int32_t batch_size_of(const app_loader *ld, int64_t b)
     return (int32_t)(left < ld->cfg.batch_size ? left : ld->cfg.batch_size);
 }
 
+/* Returns the batch count of an index list of the given length, honouring drop_last. */
+static int64_t batches_for(const app_loader *ld, int64_t indices)
+{
+    int64_t b = ld->cfg.batch_size;
+    return ld->cfg.drop_last ? indices / b : (indices + b - 1) / b;
+}
+
 /* Decodes and augments one sample into its place in the slot; returns a status. */
 static int load_sample(app_loader *ld, loader_slot *slot, int32_t j, int32_t index, int32_t epoch)
 {
@@ -296,8 +303,7 @@ int app_loader_start_epoch(app_loader *ld)
         pthread_mutex_unlock(&ld->mutex);
         return status;
     }
-    int64_t b = ld->cfg.batch_size;
-    ld->num_batches = ld->cfg.drop_last ? ld->num_indices / b : (ld->num_indices + b - 1) / b;
+    ld->num_batches = batches_for(ld, ld->num_indices);
     ld->epoch = state.epoch;
     ld->claim_batch = 0;
     ld->claim_sample = 0;
@@ -366,7 +372,16 @@ int app_loader_next(app_loader *ld, const app_batch **batch, double *wait_second
 
 int64_t app_loader_epoch_batches(const app_loader *ld)
 {
-    return ld->num_batches;
+    if (ld->active)
+        return ld->num_batches;
+    app_sampler_state state = app_sampler_get_state(ld->sampler);
+    int64_t left = app_sampler_epoch_length(ld->sampler) - state.position;
+    return batches_for(ld, left > 0 ? left : 0);
+}
+
+int64_t app_loader_batches_per_epoch(const app_loader *ld)
+{
+    return batches_for(ld, app_sampler_epoch_length(ld->sampler));
 }
 
 void app_loader_destroy(app_loader *ld)

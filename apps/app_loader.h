@@ -69,8 +69,15 @@ int app_loader_start_epoch(app_loader *ld);
  */
 int app_loader_next(app_loader *ld, const app_batch **batch, double *wait_seconds);
 
-/* Returns the number of batches in the current epoch. */
+/*
+ * Returns the number of batches left to return in the running epoch when it
+ * started. With no epoch running, returns the number that
+ * app_loader_start_epoch would produce from the sampler's current state.
+ */
 int64_t app_loader_epoch_batches(const app_loader *ld);
+
+/* Returns the number of batches in a whole epoch (one that starts at position 0). */
+int64_t app_loader_batches_per_epoch(const app_loader *ld);
 
 /* Stops and joins the threads and frees everything; NULL is allowed. */
 void app_loader_destroy(app_loader *ld);

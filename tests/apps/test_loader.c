@@ -514,6 +514,8 @@ START_TEST(loader_resume_mid_epoch)
     }
     app_sampler_state saved = app_sampler_get_state(s);
     ck_assert_int_eq(saved.position, 12);
+    ck_assert_int_eq(app_loader_epoch_batches(ld), 8); /* 30 samples in batches of 4 */
+    ck_assert_int_eq(app_loader_batches_per_epoch(ld), 8);
     app_loader_destroy(ld);
     app_sampler_free(s);
 
@@ -521,6 +523,7 @@ START_TEST(loader_resume_mid_epoch)
     ck_assert_rt(app_sampler_create_shuffle(ds->count, 0, &s));
     ck_assert_rt(app_sampler_set_state(s, &saved));
     ck_assert_rt(app_loader_create(ds, s, &cfg, &ld));
+    ck_assert_int_eq(app_loader_epoch_batches(ld), 5); /* 18 samples left */
     float *rest_img;
     int32_t *rest_lab, *rest_idx;
     ck_assert_int_eq(run_epoch(ld, &rest_img, &rest_lab, &rest_idx), 18);
@@ -596,6 +599,8 @@ START_TEST(loader_misuse_and_early_destroy)
     const app_batch *b;
     ck_assert_int_eq(app_loader_next(ld, &b, NULL), RT_ERR_INVALID);
     ck_assert_error_mentions("app_loader_start_epoch");
+    ck_assert_int_eq(app_loader_batches_per_epoch(ld), 4);
+    ck_assert_int_eq(app_loader_epoch_batches(ld), 4); /* counted before the epoch starts */
     ck_assert_rt(app_loader_start_epoch(ld));
     ck_assert_int_eq(app_loader_epoch_batches(ld), 4); /* 24 / 5 with the partial batch dropped */
     ck_assert_rt(app_loader_next(ld, &b, NULL));
