@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alum/alum_internal.h"
 #include "alum/alum_rng.h"
@@ -97,6 +98,55 @@ int alum_variance_mode_parse(const char *name, alum_variance_mode *out)
         }
     return rt_set_error(RT_ERR_INVALID,
                         "variance mode \"%s\" is invalid; use per_anchor or batch_union", name);
+}
+
+int alum_points_parse(const char *list, unsigned *mask)
+{
+    unsigned result = 0;
+    const char *p = list;
+    while (*p == ' ')
+        p++;
+    if (*p == '\0' || strcasecmp(p, "none") == 0) {
+        *mask = 0;
+        return RT_OK;
+    }
+    if (strcasecmp(p, "all") == 0) {
+        *mask = ALUM_ALL_POINTS;
+        return RT_OK;
+    }
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        if ((p[0] != 'P' && p[0] != 'p') || p[1] < '0' || p[1] >= '0' + NN_NUM_POINTS ||
+            (p[2] != '\0' && p[2] != ',' && p[2] != ' '))
+            return rt_set_error(RT_ERR_INVALID,
+                                "feature point list \"%s\" is invalid at \"%s\"; use names "
+                                "P0..P5 separated by commas, \"all\" or \"none\"",
+                                list, p);
+        result |= 1u << (p[1] - '0');
+        p += 2;
+    }
+    *mask = result;
+    return RT_OK;
+}
+
+void alum_points_format(unsigned mask, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (int point = 0; point < NN_NUM_POINTS; point++)
+        if (mask & (1u << point)) {
+            int written = snprintf(buf + used, size - used, "%sP%d", used ? "," : "", point);
+            if (written < 0 || (size_t)written >= size - used)
+                return;
+            used += (size_t)written;
+        }
+    if (used == 0)
+        snprintf(buf, size, "none");
 }
 
 static bool uses_mining(const alum_config *config)

@@ -64,6 +64,16 @@ const char *alum_variance_mode_name(alum_variance_mode mode);
 int alum_method_parse(const char *name, alum_method *out);
 int alum_variance_mode_parse(const char *name, alum_variance_mode *out);
 
+/*
+ * Parses a list of feature points such as "P0,P2,P3" (case-insensitive,
+ * spaces allowed) into a bit mask for lc_points. "" and "none" give 0,
+ * "all" gives ALUM_ALL_POINTS.
+ */
+int alum_points_parse(const char *list, unsigned *mask);
+
+/* Writes mask as "P0,P1,..." ("none" for 0) into buf. */
+void alum_points_format(unsigned mask, char *buf, size_t size);
+
 typedef struct alum alum;
 
 /* Creates the modules for config; no network is touched until alum_attach. */

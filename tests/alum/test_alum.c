@@ -120,6 +120,27 @@ START_TEST(config_names_round_trip)
 }
 END_TEST
 
+START_TEST(config_points_round_trip)
+{
+    unsigned mask = 99;
+    ck_assert_rt(alum_points_parse("P0,P2, p5", &mask));
+    ck_assert_uint_eq(mask, (1u << 0) | (1u << 2) | (1u << 5));
+    char text[64];
+    alum_points_format(mask, text, sizeof text);
+    ck_assert_str_eq(text, "P0,P2,P5");
+    ck_assert_rt(alum_points_parse("all", &mask));
+    ck_assert_uint_eq(mask, ALUM_ALL_POINTS);
+    ck_assert_rt(alum_points_parse("", &mask));
+    ck_assert_uint_eq(mask, 0u);
+    alum_points_format(0, text, sizeof text);
+    ck_assert_str_eq(text, "none");
+    ck_assert_int_eq(alum_points_parse("P0,P6", &mask), RT_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "at \"P6\""));
+    ck_assert_int_eq(alum_points_parse("P12", &mask), RT_ERR_INVALID);
+    ck_assert_int_eq(alum_points_parse("layer1", &mask), RT_ERR_INVALID);
+}
+END_TEST
+
 enum { PB = 6, PC = 4, PN = 4 }; /* P5 pipeline: batch, channels, H*W (2 x 2) */
 
 /* sum(y * w) + triplet loss of the pooled y, mined and groups fixed. */
@@ -580,6 +601,7 @@ Suite *alum_suite(void)
     tcase_add_test(tc, config_expresses_ablation_rows);
     tcase_add_test(tc, config_rejects_invalid_values);
     tcase_add_test(tc, config_names_round_trip);
+    tcase_add_test(tc, config_points_round_trip);
     tcase_add_test(tc, p5_per_anchor_ap_an);
     tcase_add_test(tc, p5_per_anchor_ap_only);
     tcase_add_test(tc, p5_per_anchor_an_only);
