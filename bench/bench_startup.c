@@ -32,7 +32,7 @@ int main(void)
     int st = rt_tensor_alloc(ctx, &a, "startup", RT_F32, 1, shape);
     if (st == RT_OK)
         st = rt_tensor_fill(&a, 1.0f);
-    /* One buffer holds A, B and C as three 8 x 8 matrices. */
+    /* One buffer contains A, B and C as three 8 x 8 matrices. */
     rt_gemm_args args = {.m = 8,
                          .n = 8,
                          .k = 8,

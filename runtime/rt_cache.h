@@ -7,7 +7,7 @@
  * build options and source text.
  *
  * An entry is NAME-HASH.clbin, where HASH is a 64-bit FNV-1a hash of the key.
- * It holds a header (magic, key length, binary length, zlib crc32 of key and
+ * It contains a header (magic, key length, binary length, zlib crc32 of key and
  * binary), the full key text and the binary. A load compares the stored key
  * with the expected one, so a hash collision is a miss. Entries are written to
  * a temporary file in the same directory, fsynced and renamed into place, so

@@ -20,7 +20,7 @@
 typedef struct gemm_state {
     bool resolved;
     rt_gemm_backend backend;
-    cl_mem scratch; /* holds the packed B of the cpu backend */
+    cl_mem scratch; /* packed B of the cpu backend */
     size_t scratch_bytes;
 } gemm_state;
 
@@ -63,8 +63,9 @@ int rt_gemm_get_backend(rt_context *ctx, rt_gemm_backend *out)
     gemm_state *state = NULL;
     RT_TRY(get_state(ctx, &state));
     if (!state->resolved) {
-        /* The cpu kernel matches OpenBLAS on PoCL; CLBlast with its built-in
-         * parameters runs at a tenth of that there (docs/benchmarks.md). */
+        /* On PoCL the cpu kernel runs within 20 % of OpenBLAS and CLBlast with its
+         * built-in parameters at a tenth of that (docs/benchmarks.md).
+         * NOTE: clblast as the GPU default was not measured against tiled. */
         rt_gemm_backend backend = ctx->is_cpu ? RT_GEMM_CPU : RT_GEMM_CLBLAST;
         const char *env = getenv("ALUMCL_GEMM");
         if (env && *env && rt_gemm_backend_parse(env, &backend) != RT_OK)

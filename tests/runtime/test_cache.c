@@ -226,7 +226,7 @@ START_TEST(cache_disabled_by_env)
                      RT_ERR_NOT_FOUND);
     rt_context_free(ctx);
     unsetenv("ALUMCL_CACHE");
-    /* Nothing was written: the directory holds no entry. */
+    /* Nothing was written, so the directory is empty. */
     char command[160];
     snprintf(command, sizeof command, "test -z \"$(ls -A '%s')\"", cache_dir);
     ck_assert_int_eq(system(command), 0);
