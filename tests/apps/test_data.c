@@ -643,6 +643,20 @@ START_TEST(real_pacs_first_image)
     ck_assert_int_eq(img.width, 128);
     app_image_free(&img);
     app_dataset_free(ds);
+
+    /* The 227x227 originals: every file of the subset list decodes at full size. */
+    snprintf(root, sizeof(root), "%s/pacs/original_subset", data);
+    snprintf(list, sizeof(list), "%s/pacs/original_subset/list.txt", data);
+    ck_assert_rt(app_pacs_open(root, list, &ds));
+    ck_assert_int_eq(ds->count, 1400);
+    for (int i = 0; i < ds->count; i += 7) {
+        ck_assert_rt(app_dataset_load(ds, i, &img));
+        ck_assert_int_eq(img.width, 227);
+        ck_assert_int_eq(img.height, 227);
+        ck_assert_int_eq(img.channels, 3);
+        app_image_free(&img);
+    }
+    app_dataset_free(ds);
 }
 END_TEST
 
