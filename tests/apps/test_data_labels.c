@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "apps/app_data.h"
+#include "apps/app_image.h"
 #include "apps/app_noise.h"
 #include "apps/app_pickle.h"
 #include "tests/apps/test_data_fixtures.h"
@@ -91,6 +92,34 @@ START_TEST(pickle_keeps_bytes_above_127)
         ck_assert_int_eq(out[i], values[i]);
     free(out);
     free(pickle);
+}
+END_TEST
+
+START_TEST(numpy_pickle_fixture_parses)
+{
+    /* Written by numpy's own pickling (tests/apps/fixtures/make_fuzz_seeds.py), not by our writer.
+     */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/apps/fixtures/fuzz-seeds/pickle/labels.pt",
+             test_source_root());
+    uint8_t *bytes;
+    size_t size;
+    ck_assert_rt(app_read_file(path, &bytes, &size));
+    int64_t *out = NULL;
+    size_t count = 0;
+    static const int64_t clean[11] = {6, 9, 9, 4, 1, 1, 2, 7, 8, 3, 200};
+    ck_assert_rt(app_pt_extract(bytes, size, path, "clean_label", &out, &count));
+    ck_assert_uint_eq(count, 11);
+    for (int i = 0; i < 11; i++)
+        ck_assert_int_eq(out[i], clean[i]);
+    free(out);
+    static const int64_t coarse[5] = {1, 2, 3, 300, 70000};
+    ck_assert_rt(app_pt_extract(bytes, size, path, "clean_coarse_label", &out, &count));
+    ck_assert_uint_eq(count, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(out[i], coarse[i]);
+    free(out);
+    free(bytes);
 }
 END_TEST
 
@@ -464,6 +493,7 @@ static Suite *labels_suite(void)
     tcase_add_test(tc, pt_fixture_reads_every_set);
     tcase_add_test(tc, pt_fixture_reads_int_lists);
     tcase_add_test(tc, pickle_keeps_bytes_above_127);
+    tcase_add_test(tc, numpy_pickle_fixture_parses);
     tcase_add_test(tc, pt_wrong_length_rejected);
     tcase_add_test(tc, pt_missing_key_lists_keys);
     tcase_add_test(tc, pt_label_out_of_range);
