@@ -258,7 +258,7 @@ static int mine_at_p5(rt_context *ctx, alum *a, alum_dsu *dsu)
                             "alum_set_labels before each training forward",
                             batch);
 
-    /* mu [B, C] is the first half of stats [2, B, C]: view it without copying */
+    /* mu [B, C] is the first half of stats [2, B, C], so a view of it needs no copy */
     rt_tensor pooled = dsu->stats;
     pooled.ndim = 2;
     pooled.shape[0] = batch;

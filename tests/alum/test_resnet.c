@@ -196,6 +196,81 @@ START_TEST(resnet_gradient_layer4)
 }
 END_TEST
 
+START_TEST(resnet_mc_uncertainty_passes)
+{
+    enum { PASSES = 4 };
+    fixture f;
+    fixture_init(&f);
+    alum *a = attach(&f, 1.0f);
+    alum_set_mc_mode(a, true);
+    static float logits[PASSES * BATCH * CLASSES];
+    for (int t = 0; t < PASSES; t++) {
+        alum_set_step(a, 5, (uint64_t)t);
+        ck_assert_rt(nn_resnet_forward(test_ctx, f.net, &f.images, false));
+        ck_assert_rt(rt_tensor_read(nn_resnet_logits(f.net), &logits[t * BATCH * CLASSES]));
+    }
+    int shape[3] = {PASSES, BATCH, CLASSES}, out_shape[2] = {2, BATCH};
+    rt_tensor stacked, out, scratch = {0};
+    ck_assert_rt(rt_tensor_alloc(test_ctx, &stacked, "mc_logits", RT_F32, 3, shape));
+    ck_assert_rt(rt_tensor_write(&stacked, logits));
+    ck_assert_rt(rt_tensor_alloc(test_ctx, &out, "mc_uncertainty", RT_F32, 2, out_shape));
+    ck_assert_rt(alum_mc_uncertainty(test_ctx, &stacked, &out, &scratch));
+    float values[2 * BATCH];
+    ck_assert_rt(rt_tensor_read(&out, values));
+    for (int n = 0; n < BATCH; n++) {
+        ck_assert_float_gt(values[n], 0.0f);
+        ck_assert_float_le(values[n], logf((float)CLASSES) + 1e-5f);
+        ck_assert_float_ge(values[BATCH + n], 0.0f);
+        ck_assert_float_le(values[BATCH + n], values[n] + 1e-6f);
+    }
+    /* different passes perturb differently, so some sample has mutual information > 0 */
+    float max_mi = 0.0f;
+    for (int n = 0; n < BATCH; n++)
+        max_mi = fmaxf(max_mi, values[BATCH + n]);
+    ck_assert_float_gt(max_mi, 0.0f);
+    rt_tensor_free(&stacked);
+    rt_tensor_free(&out);
+    rt_tensor_free(&scratch);
+    alum_free(a);
+    fixture_free(&f);
+}
+END_TEST
+
+START_TEST(resnet_data_uncertainty_tracked)
+{
+    enum { DATASET = 20 };
+    fixture f;
+    fixture_init(&f);
+    alum *a = attach(&f, 0.5f);
+    ck_assert_rt(alum_track_data_uncertainty(a, DATASET));
+    int indices[2][BATCH] = {{0, 2, 4, 6, 8, 10}, {10, 12, 14, 16, 18, 0}};
+    int shape[1] = {BATCH};
+    for (int step = 0; step < 2; step++) {
+        rt_tensor index;
+        ck_assert_rt(rt_tensor_alloc(test_ctx, &index, "sample_index", RT_I32, 1, shape));
+        ck_assert_rt(rt_tensor_write(&index, indices[step]));
+        alum_set_step(a, 2, (uint64_t)step);
+        alum_set_labels(a, &f.labels, &index);
+        ck_assert_rt(nn_resnet_forward(test_ctx, f.net, &f.images, true));
+        rt_tensor_free(&index);
+    }
+    float mean[DATASET];
+    int count[DATASET];
+    ck_assert_rt(alum_read_data_uncertainty(a, mean, count));
+    for (int i = 0; i < DATASET; i++) {
+        int expected = i % 2 ? 0 : (i == 0 || i == 10 ? 2 : 1);
+        ck_assert_msg(count[i] == expected, "index %d seen %d times, expected %d", i, count[i],
+                      expected);
+        if (expected == 0)
+            ck_assert(isnan(mean[i]));
+        else
+            ck_assert_msg(mean[i] > 0.0f && isfinite(mean[i]), "index %d: %g", i, (double)mean[i]);
+    }
+    alum_free(a);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *alum_resnet_suite(void)
 {
     Suite *s = suite_create("alum_resnet");
@@ -206,6 +281,8 @@ Suite *alum_resnet_suite(void)
     tcase_add_test(tc, resnet_training_step_reproducible);
     tcase_add_test(tc, resnet_gradient_stem);
     tcase_add_test(tc, resnet_gradient_layer4);
+    tcase_add_test(tc, resnet_mc_uncertainty_passes);
+    tcase_add_test(tc, resnet_data_uncertainty_tracked);
     suite_add_tcase(s, tc);
     return s;
 }
