@@ -587,6 +587,38 @@ START_TEST(loader_reports_corrupt_image)
 }
 END_TEST
 
+START_TEST(loader_with_pk_sampler)
+{
+    app_dataset *ds = open_cifar(60);
+    app_sampler *pk = NULL;
+    ck_assert_rt(app_sampler_create_pk(ds->labels, ds->count, 10, 3, 2, 4, &pk));
+    app_loader_config cfg = train_config(6, 2, 2);
+    app_loader *ld = NULL;
+    ck_assert_rt(app_loader_create(ds, pk, &cfg, &ld));
+    ck_assert_int_eq(app_loader_batches_per_epoch(ld), 10);
+    ck_assert_rt(app_loader_start_epoch(ld));
+    const app_batch *b;
+    int batches = 0;
+    for (;;) {
+        ck_assert_rt(app_loader_next(ld, &b, NULL));
+        if (!b)
+            break;
+        ck_assert_int_eq(b->size, 6);
+        for (int p = 0; p < 3; p++) {
+            ck_assert_int_eq(b->labels[2 * p], b->labels[2 * p + 1]);
+            ck_assert_int_eq(b->labels[2 * p], ds->labels[b->indices[2 * p]]);
+            for (int q = 0; q < p; q++)
+                ck_assert_int_ne(b->labels[2 * q], b->labels[2 * p]);
+        }
+        batches++;
+    }
+    ck_assert_int_eq(batches, 10);
+    app_loader_destroy(ld);
+    app_sampler_free(pk);
+    app_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(loader_misuse_and_early_destroy)
 {
     app_dataset *ds = open_cifar(24);
@@ -642,6 +674,7 @@ static Suite *loader_suite(void)
     tcase_add_test(tc, loader_same_batches_any_threads);
     tcase_add_test(tc, loader_resume_mid_epoch);
     tcase_add_test(tc, loader_reports_corrupt_image);
+    tcase_add_test(tc, loader_with_pk_sampler);
     tcase_add_test(tc, loader_misuse_and_early_destroy);
     suite_add_tcase(s, tc);
     return s;
