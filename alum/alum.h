@@ -79,7 +79,8 @@ typedef struct alum alum;
 /* Creates the modules for config; no network is touched until alum_attach. */
 int alum_create(rt_context *ctx, const alum_config *config, alum **out);
 
-/* Clears the hooks of the attached network (if any) and frees everything. */
+/* Clears the hooks of the attached network (if any) and frees everything. Free a before
+ * that network, because clearing its hooks writes into it. */
 void alum_free(alum *a);
 
 /* Registers the hooks of every point the configuration uses on net, detaching a first. */
