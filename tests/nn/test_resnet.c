@@ -376,6 +376,18 @@ START_TEST(resnet50_gradients)
 }
 END_TEST
 
+START_TEST(resnet34_forward_backward)
+{
+    create_net(34, NN_STEM_CIFAR, 0.0625f, 7);
+    rt_tensor images;
+    alloc_images(&images, 2, 16, 16, 28);
+    float *r = forward_backward_random(&images, 7, 29);
+    check_directional_derivative(&images, "fc.weight", r, false, 30);
+    free(r);
+    rt_tensor_free(&images);
+}
+END_TEST
+
 START_TEST(embedding_gradient_added)
 {
     /* with dlogits = 0, the only gradient is the one added at the embedding */
@@ -701,6 +713,7 @@ Suite *resnet_suite(void)
     tcase_add_checked_fixture(passes, setup, teardown);
     tcase_add_test(passes, imagenet_stem_resnet18_gradients);
     tcase_add_test(passes, resnet50_gradients);
+    tcase_add_test(passes, resnet34_forward_backward);
     tcase_add_test(passes, embedding_gradient_added);
     tcase_add_test(passes, hook_at_p5_doubles_logits);
     tcase_add_test(passes, hooks_run_in_order);
