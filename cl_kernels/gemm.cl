@@ -175,6 +175,12 @@ __kernel void gemm_cpu_8x32(int m, int n, int k, float alpha, __global const flo
  * so k must be at least 1 (the host handles k == 0).
  */
 #define GEMM_KC 256
+
+/* Stores component c of r0 .. rf as 16 contiguous floats at row i of a panel. */
+#define GEMM_STORE_COLUMN(dst, i, c)                                                               \
+    vstore16((float16)(r0.c, r1.c, r2.c, r3.c, r4.c, r5.c, r6.c, r7.c, r8.c, r9.c, ra.c, rb.c,    \
+                       rc.c, rd.c, re.c, rf.c),                                                    \
+             0, (dst) + (i) * 32)
 #define GEMM_ROWS_PER_ITEM 64
 
 __kernel void gemm_cpu_blocked(int m, int n, int k, float alpha, __global const float *a,
@@ -206,6 +212,38 @@ __kernel void gemm_cpu_blocked(int m, int n, int k, float alpha, __global const 
             for (int p = 0; p < kc; p++)
                 for (int j = 0; j < 32; j++)
                     panel[p * 32 + j] = j < ncols ? b[(size_t)(p0 + p) * ldb + col + j] : 0.0f;
+        } else if (ncols == 32 && kc % 16 == 0) {
+            /* Transposes 16 x 16 blocks in registers: 16 contiguous loads along k,
+             * 16 contiguous stores along the panel row. */
+            for (int p = 0; p < kc; p += 16)
+                for (int jb = 0; jb < 32; jb += 16) {
+                    __global const float *src = b + (size_t)(col + jb) * ldb + p0 + p;
+                    float16 r0 = vload16(0, src), r1 = vload16(0, src + ldb);
+                    float16 r2 = vload16(0, src + 2 * ldb), r3 = vload16(0, src + 3 * ldb);
+                    float16 r4 = vload16(0, src + 4 * ldb), r5 = vload16(0, src + 5 * ldb);
+                    float16 r6 = vload16(0, src + 6 * ldb), r7 = vload16(0, src + 7 * ldb);
+                    float16 r8 = vload16(0, src + 8 * ldb), r9 = vload16(0, src + 9 * ldb);
+                    float16 ra = vload16(0, src + 10 * ldb), rb = vload16(0, src + 11 * ldb);
+                    float16 rc = vload16(0, src + 12 * ldb), rd = vload16(0, src + 13 * ldb);
+                    float16 re = vload16(0, src + 14 * ldb), rf = vload16(0, src + 15 * ldb);
+                    __local float *dst = panel + p * 32 + jb;
+                    GEMM_STORE_COLUMN(dst, 0, s0);
+                    GEMM_STORE_COLUMN(dst, 1, s1);
+                    GEMM_STORE_COLUMN(dst, 2, s2);
+                    GEMM_STORE_COLUMN(dst, 3, s3);
+                    GEMM_STORE_COLUMN(dst, 4, s4);
+                    GEMM_STORE_COLUMN(dst, 5, s5);
+                    GEMM_STORE_COLUMN(dst, 6, s6);
+                    GEMM_STORE_COLUMN(dst, 7, s7);
+                    GEMM_STORE_COLUMN(dst, 8, s8);
+                    GEMM_STORE_COLUMN(dst, 9, s9);
+                    GEMM_STORE_COLUMN(dst, 10, sa);
+                    GEMM_STORE_COLUMN(dst, 11, sb);
+                    GEMM_STORE_COLUMN(dst, 12, sc);
+                    GEMM_STORE_COLUMN(dst, 13, sd);
+                    GEMM_STORE_COLUMN(dst, 14, se);
+                    GEMM_STORE_COLUMN(dst, 15, sf);
+                }
         } else {
             for (int j = 0; j < 32; j++)
                 for (int p = 0; p < kc; p++)
