@@ -8,8 +8,10 @@
  * stem, width 1 and 10 classes, on random 3 x 32 x 32 images. For each batch
  * size (default 64 and 128) the bench runs one warm-up step, then whole steps
  * lasting at least S seconds (default 3, at least two steps), and prints
- * images/s and the peak device memory of that batch size (ctx->bytes_peak:
- * parameters, gradients, optimiser state, activations and layer scratch).
+ * images/s, wall and process CPU ms per step, and the peak device memory of
+ * that batch size (ctx->bytes_peak: parameters, gradients, optimiser state,
+ * activations and layer scratch). On a shared machine the CPU time, which
+ * includes PoCL's device threads, is the steadier figure.
  * Unless --no-torch is given, it then runs tools/bench_resnet_torch.py with
  * /usr/bin/python3 (PyTorch on the CPU, 2 threads) for the same batch sizes,
  * so run it from the repository root. ALUMCL_PROFILE=1 adds the per-kernel
@@ -28,6 +30,7 @@
 typedef struct step_result {
     double images_per_second;
     double ms_per_step;
+    double cpu_ms_per_step; /* process CPU time, PoCL's device threads included */
     size_t peak_bytes;
     float last_loss;
 } step_result;
@@ -40,10 +43,10 @@ typedef struct bench_options {
     bool torch;
 } bench_options;
 
-static double now_seconds(void)
+static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -108,17 +111,20 @@ static int time_steps(rt_context *ctx, nn_resnet *net, nn_optim *opt, batch_tens
     RT_TRY(rt_finish(ctx));
 
     int steps = 0;
-    double start = now_seconds(), elapsed = 0.0;
+    double start = clock_seconds(CLOCK_MONOTONIC), elapsed = 0.0;
+    double cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     while (elapsed < min_seconds || steps < 2) {
         RT_TRY(train_step(ctx, net, opt, t));
         RT_TRY(rt_finish(ctx));
         steps++;
-        elapsed = now_seconds() - start;
+        elapsed = clock_seconds(CLOCK_MONOTONIC) - start;
     }
+    double cpu_elapsed = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
     float stats[2];
     RT_TRY(rt_tensor_read(&t->stats, stats));
     result->images_per_second = (double)batch * steps / elapsed;
     result->ms_per_step = 1e3 * elapsed / steps;
+    result->cpu_ms_per_step = 1e3 * cpu_elapsed / steps;
     result->last_loss = stats[0];
     return RT_OK;
 }
@@ -154,7 +160,7 @@ static int bench_batch(rt_context *ctx, int batch, double min_seconds, step_resu
 
 typedef struct torch_result {
     int batch;
-    double images_per_second, ms_per_step, max_rss_mib;
+    double images_per_second, ms_per_step, cpu_ms_per_step, max_rss_mib;
 } torch_result;
 
 /* Runs the PyTorch script; returns the number of batch lines parsed, or -1 if it failed. */
@@ -172,8 +178,8 @@ static int run_torch(const bench_options *opt, torch_result *results)
     char line[256];
     while (count < opt->batch_count && fgets(line, sizeof line, pipe)) {
         torch_result *r = &results[count];
-        if (sscanf(line, "%d %lf %lf %lf", &r->batch, &r->images_per_second, &r->ms_per_step,
-                   &r->max_rss_mib) == 4)
+        if (sscanf(line, "%d %lf %lf %lf %lf", &r->batch, &r->images_per_second, &r->ms_per_step,
+                   &r->cpu_ms_per_step, &r->max_rss_mib) == 5)
             count++;
     }
     int status = pclose(pipe);
@@ -264,17 +270,18 @@ int main(int argc, char **argv)
                             "repository root with torch installed for /usr/bin/python3\n");
     }
 
-    printf("%6s %12s %10s %14s %8s | %12s %10s %14s\n", "batch", "alumcl im/s", "ms/step",
-           "peak dev MiB", "loss", "torch im/s", "ms/step", "torch RSS MiB");
+    printf("%6s %11s %9s %9s %9s %8s | %11s %9s %9s %9s\n", "batch", "alumcl im/s", "ms/step",
+           "cpu ms", "peak MiB", "loss", "torch im/s", "ms/step", "cpu ms", "RSS MiB");
     for (int i = 0; i < opt.batch_count; i++) {
-        printf("%6d %12.2f %10.1f %14.1f %8.4f |", opt.batches[i], results[i].images_per_second,
-               results[i].ms_per_step, (double)results[i].peak_bytes / (1024.0 * 1024.0),
-               (double)results[i].last_loss);
+        const step_result *r = &results[i];
+        printf("%6d %11.2f %9.1f %9.1f %9.1f %8.4f |", opt.batches[i], r->images_per_second,
+               r->ms_per_step, r->cpu_ms_per_step, (double)r->peak_bytes / (1024.0 * 1024.0),
+               (double)r->last_loss);
         if (i < torch_count && torch[i].batch == opt.batches[i])
-            printf(" %12.2f %10.1f %14.0f\n", torch[i].images_per_second, torch[i].ms_per_step,
-                   torch[i].max_rss_mib);
+            printf(" %11.2f %9.1f %9.1f %9.0f\n", torch[i].images_per_second, torch[i].ms_per_step,
+                   torch[i].cpu_ms_per_step, torch[i].max_rss_mib);
         else
-            printf(" %12s %10s %14s\n", "-", "-", "-");
+            printf(" %11s %9s %9s %9s\n", "-", "-", "-", "-");
     }
     rt_context_free(ctx);
     return 0;

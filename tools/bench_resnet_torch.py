@@ -12,7 +12,8 @@ step is forward, cross-entropy, backward and an SGD update (lr 0.1, momentum
 
 After one warm-up step, each batch size is timed over whole steps lasting at
 least MIN_SECONDS (at least two steps). The script prints one line per batch,
-"BATCH IMAGES_PER_SECOND MS_PER_STEP MAX_RSS_MIB". MAX_RSS_MIB is the
+"BATCH IMAGES_PER_SECOND MS_PER_STEP CPU_MS_PER_STEP MAX_RSS_MIB".
+CPU_MS_PER_STEP is process CPU time, all threads included. MAX_RSS_MIB is the
 process's peak resident memory so far, Python and torch included.
 """
 import os
@@ -42,13 +43,13 @@ def time_batch(batch, min_seconds):
         optimiser.step()
 
     step()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         steps += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds and steps >= 2:
-            return elapsed / steps
+            return elapsed / steps, (time.process_time() - cpu_start) / steps
 
 
 def main():
@@ -57,9 +58,10 @@ def main():
     min_seconds = float(sys.argv[1])
     torch.set_num_threads(2)
     for batch in (int(b) for b in sys.argv[2:]):
-        seconds = time_batch(batch, min_seconds)
+        seconds, cpu_seconds = time_batch(batch, min_seconds)
         max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        print(f"{batch} {batch / seconds:.2f} {seconds * 1e3:.1f} {max_rss_mib:.0f}", flush=True)
+        print(f"{batch} {batch / seconds:.2f} {seconds * 1e3:.1f} {cpu_seconds * 1e3:.1f} "
+              f"{max_rss_mib:.0f}", flush=True)
 
 
 if __name__ == "__main__":
