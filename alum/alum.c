@@ -412,3 +412,20 @@ int alum_reset_data_uncertainty(alum *a)
                             "data uncertainty is not tracked; call alum_track_data_uncertainty");
     return alum_data_uncertainty_reset(&a->uncertainty);
 }
+
+int alum_write_data_uncertainty(alum *a, const float *mean, const int *count)
+{
+    if (!a->tracking)
+        return rt_set_error(RT_ERR_INVALID,
+                            "data uncertainty is not tracked; call alum_track_data_uncertainty");
+    int n = a->uncertainty.dataset_size;
+    float *sum = malloc((size_t)n * sizeof *sum);
+    if (!sum)
+        return rt_set_error(RT_ERR_NOMEM, "out of host memory restoring data uncertainty");
+    for (int i = 0; i < n; i++)
+        sum[i] = count[i] > 0 ? mean[i] * (float)count[i] : 0.0f;
+    int st = rt_tensor_write(&a->uncertainty.sum, sum);
+    free(sum);
+    RT_TRY(st);
+    return rt_tensor_write(&a->uncertainty.count, count);
+}
