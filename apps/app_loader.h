@@ -70,9 +70,9 @@ int app_loader_start_epoch(app_loader *ld);
 int app_loader_next(app_loader *ld, const app_batch **batch, double *wait_seconds);
 
 /*
- * Returns the number of batches left to return in the running epoch when it
- * started. With no epoch running, returns the number that
- * app_loader_start_epoch would produce from the sampler's current state.
+ * Returns the number of batches the running epoch had when it started, which
+ * is fewer than a whole epoch after a resume. With no epoch running, returns
+ * the number that app_loader_start_epoch would produce from the sampler state.
  */
 int64_t app_loader_epoch_batches(const app_loader *ld);
 
