@@ -307,7 +307,7 @@ void app_augment_from_config(const app_config *cfg, int channels, bool train,
         out->std[c] = (float)a->std[c < a->n_std ? c : 0];
     }
     if (!train) {
-        /* evaluation: resize (when configured) and centre at the output size, no randomness */
+        /* evaluation: the configured resize, then a resize to the output size; no randomness */
         return;
     }
     out->random_crop = a->random_crop;
