@@ -122,6 +122,7 @@ int alum_read_data_uncertainty(alum *a, float *mean, int *count);
 
 /* Restores the sums from means and counts read by alum_read_data_uncertainty (for resuming). */
 int alum_write_data_uncertainty(alum *a, const float *mean, const int *count);
+
 /* Zeroes the data-uncertainty sums and counts. */
 int alum_reset_data_uncertainty(alum *a);
 

@@ -547,6 +547,29 @@ START_TEST(data_uncertainty_accumulates)
 }
 END_TEST
 
+START_TEST(data_uncertainty_restores_state)
+{
+    enum { DATASET = 5 };
+    alum_config c;
+    alum_config_default(&c);
+    alum *a = make_alum(&c);
+    float mean[DATASET] = {0.5f, NAN, 2.0f, 0.125f, NAN}, back[DATASET];
+    int count[DATASET] = {2, 0, 3, 1, 0}, count_back[DATASET];
+    ck_assert_int_eq(alum_write_data_uncertainty(a, mean, count), RT_ERR_INVALID);
+    ck_assert_rt(alum_track_data_uncertainty(a, DATASET));
+    ck_assert_rt(alum_write_data_uncertainty(a, mean, count));
+    ck_assert_rt(alum_read_data_uncertainty(a, back, count_back));
+    for (int i = 0; i < DATASET; i++) {
+        ck_assert_int_eq(count_back[i], count[i]);
+        if (count[i] == 0)
+            ck_assert(isnan(back[i]));
+        else
+            ck_assert_float_eq_tol(back[i], mean[i], 1e-6f);
+    }
+    alum_free(a);
+}
+END_TEST
+
 START_TEST(data_uncertainty_needs_mining)
 {
     alum_config c;
@@ -614,6 +637,7 @@ Suite *alum_suite(void)
     tcase_add_test(tc, coin_follows_probability);
     tcase_add_test(tc, mining_requires_labels);
     tcase_add_test(tc, data_uncertainty_accumulates);
+    tcase_add_test(tc, data_uncertainty_restores_state);
     tcase_add_test(tc, data_uncertainty_needs_mining);
     tcase_add_test(tc, mc_uncertainty_matches_reference);
     suite_add_tcase(s, tc);
