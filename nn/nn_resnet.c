@@ -10,6 +10,7 @@
  */
 #include "nn/nn_resnet.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +126,9 @@ static int build_layers(rt_context *ctx, nn_resnet *net)
             char prefix[32];
             snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, b);
             int stride = (s > 0 && b == 0) ? 2 : 1;
-            nn_block *blk = &net->blocks[net->block_count];
+            /* counted first, so nn_resnet_free also releases a block whose init failed */
+            nn_block *blk = &net->blocks[net->block_count++];
             RT_TRY(nn_block_init(ctx, blk, prefix, bottleneck, in_channels, channels, stride));
-            net->block_count++;
             in_channels = blk->out_channels;
         }
         net->stage_end[s] = net->block_count;
@@ -377,6 +378,11 @@ static int alloc_arena(rt_context *ctx, nn_resnet *net, int n, int h, int w)
     RT_TRY(rt_tensor_alloc(ctx, &net->dembedding, "embedding.grad", RT_F32, 2, fshape));
     RT_TRY(rt_tensor_alloc(ctx, &net->logits, "logits", RT_F32, 2, lshape));
 
+    if (max_numel > INT_MAX)
+        return rt_set_error(RT_ERR_INVALID,
+                            "the largest ResNet activation has %zu elements, above the %d a "
+                            "tensor dimension can hold; use a smaller batch or image size",
+                            max_numel, INT_MAX);
     int gshape[1] = {(int)max_numel};
     static const char *const grad_names[3] = {"activation.grad0", "activation.grad1",
                                               "activation.grad2"};
