@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Plot alumcl run directories as PNG figures.
+
+Usage: plot_runs.py [--out DIR] [--title TEXT] RUN_DIR [RUN_DIR ...]
+
+Each RUN_DIR is an `alumcl train` output directory (metrics.csv, summary.json,
+samples.csv). Writes into --out (default: the first run directory):
+  test_accuracy.png     test accuracy per epoch, one line per run
+  memorization.png      training accuracy on clean samples and, on mislabeled
+                        samples, how often the wrong given label is fitted
+  ranking_roc.png       ROC of each run's mislabeled-sample ranking (samples.csv)
+Runs are labelled by their method and directory name. Needs matplotlib
+(Debian: python3-matplotlib, for /usr/bin/python3).
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(run):
+    with open(os.path.join(run, "metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"error: {run}/metrics.csv has no epochs; did the run finish one epoch?")
+    return rows
+
+
+def column(rows, key):
+    out = []
+    for r in rows:
+        try:
+            out.append(float(r[key]))
+        except (KeyError, ValueError):
+            out.append(float("nan"))
+    return out
+
+
+def label_of(run):
+    try:
+        with open(os.path.join(run, "summary.json")) as f:
+            method = json.load(f).get("method", "")
+    except (OSError, ValueError):
+        method = ""
+    name = os.path.basename(os.path.normpath(run))
+    return f"{method} ({name})" if method and method not in name else name
+
+
+def roc_points(scores, positives):
+    """Returns (fpr, tpr) lists for a descending-score ranking; ties move together."""
+    pairs = sorted(((s, p) for s, p in zip(scores, positives) if s == s), key=lambda x: -x[0])
+    n_pos = sum(p for _, p in pairs)
+    n_neg = len(pairs) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    fpr, tpr, tp, fp = [0.0], [0.0], 0, 0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            tp += pairs[j][1]
+            fp += 1 - pairs[j][1]
+            j += 1
+        fpr.append(fp / n_neg)
+        tpr.append(tp / n_pos)
+        i = j
+    return fpr, tpr
+
+
+def ranking_curve(run):
+    path = os.path.join(run, "samples.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or rows[0].get("is_mislabeled") in (None, "-1"):
+        return None
+    try:
+        with open(os.path.join(run, "summary.json")) as f:
+            summary = json.load(f)
+        score_name = summary.get("ranking", "loss")
+        auroc = summary.get("rankings", {}).get(score_name, {}).get("auroc")
+    except (OSError, ValueError):
+        score_name, auroc = "loss", None
+    if score_name not in rows[0]:
+        return None
+    scores = [float(r[score_name]) for r in rows]
+    positives = [int(r["is_mislabeled"]) for r in rows]
+    points = roc_points(scores, positives)
+    return (score_name, auroc, points) if points else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--out")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args()
+    out = args.out or args.runs[0]
+    os.makedirs(out, exist_ok=True)
+    metrics = {run: read_metrics(run) for run in args.runs}
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for run, rows in metrics.items():
+        ax.plot(column(rows, "epoch"), column(rows, "test_acc"), marker="o", ms=3,
+                label=label_of(run))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(args.title or "Test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "test_accuracy.png"), dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (run, rows) in enumerate(metrics.items()):
+        colour = f"C{i}"
+        epochs = column(rows, "epoch")
+        ax.plot(epochs, column(rows, "train_acc_clean"), color=colour, label=f"{label_of(run)}: clean")
+        ax.plot(epochs, column(rows, "train_acc_noisy_given"), color=colour, linestyle="--",
+                label=f"{label_of(run)}: mislabeled, fits wrong label")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training accuracy against the given label (%)")
+    ax.set_title("Clean samples versus memorised wrong labels")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "memorization.png"), dpi=120)
+    plt.close(fig)
+
+    curves = {run: ranking_curve(run) for run in args.runs}
+    if any(curves.values()):
+        fig, ax = plt.subplots(figsize=(4.8, 4.6))
+        for run, curve in curves.items():
+            if not curve:
+                continue
+            score_name, auroc, (fpr, tpr) = curve
+            auroc_text = f", AUROC {auroc:.3f}" if auroc is not None else ""
+            ax.plot(fpr, tpr, label=f"{label_of(run)}: {score_name}{auroc_text}")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+        ax.set_xlabel("false positive rate (clean samples flagged)")
+        ax.set_ylabel("true positive rate (mislabeled samples found)")
+        ax.set_title("Mislabeled-sample ranking")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "ranking_roc.png"), dpi=120)
+        plt.close(fig)
+    print(f"wrote plots to {out}")
+
+
+if __name__ == "__main__":
+    main()
