@@ -552,6 +552,77 @@ START_TEST(hooks_run_in_order)
 }
 END_TEST
 
+/* Negates a parameter's value on the device. */
+static void negate_param(nn_param *p)
+{
+    float *host = read_host(&p->value);
+    for (size_t i = 0; i < p->value.numel; i++)
+        host[i] = -host[i];
+    ck_assert_rt(rt_tensor_write(&p->value, host));
+    free(host);
+}
+
+START_TEST(hook_negation_matches_weights)
+{
+    /*
+     * A hook x -> -x at P2 feeds layer2.0, whose two convolutions are linear, so the network
+     * equals the unhooked one with layer2.0.conv1 and layer2.0.downsample.0 negated. Every
+     * gradient must then match, negated for those two weights. layer1's gradients also check
+     * that its final ReLU masks with the unhooked output, because the hook flips signs.
+     */
+    create_net(18, NN_STEM_CIFAR, 0.0625f, 3);
+    rt_tensor images, dlogits;
+    alloc_images(&images, 3, 16, 16, 101);
+    int lshape[2] = {3, 3};
+    ck_assert_rt(rt_tensor_alloc(test_ctx, &dlogits, "dlogits", RT_F32, 2, lshape));
+    float r[9];
+    test_fill_uniform(r, 9, -1.0f, 1.0f, 102);
+    ck_assert_rt(rt_tensor_write(&dlogits, r));
+    nn_param_list *list = nn_resnet_params(net);
+
+    scale_hook h = {.factor = {[NN_P2] = -1.0f}};
+    nn_hook hook = {.state = &h, .forward = scale_forward, .backward = scale_backward};
+    nn_resnet_set_hook(net, NN_P2, &hook);
+    ck_assert_rt(nn_resnet_forward(test_ctx, net, &images, true));
+    float *hooked_logits = read_host(nn_resnet_logits(net));
+    ck_assert_rt(nn_resnet_backward(test_ctx, net, &dlogits, NULL));
+    ck_assert_int_eq(h.backward_calls[NN_P2], 1);
+    float **hooked_grads = calloc((size_t)list->count, sizeof *hooked_grads);
+    ck_assert_ptr_nonnull(hooked_grads);
+    for (int i = 0; i < list->count; i++)
+        hooked_grads[i] = read_host(&list->params[i]->grad);
+
+    nn_resnet_set_hook(net, NN_P2, NULL);
+    negate_param(nn_param_list_find(list, "layer2.0.conv1.weight"));
+    negate_param(nn_param_list_find(list, "layer2.0.downsample.0.weight"));
+    ck_assert_rt(nn_resnet_forward(test_ctx, net, &images, true));
+    float *plain_logits = read_host(nn_resnet_logits(net));
+    ck_assert_close(hooked_logits, plain_logits, 9, 1e-5, 1e-5, "logits with a -1 hook at P2");
+    ck_assert_rt(nn_resnet_backward(test_ctx, net, &dlogits, NULL));
+
+    for (int i = 0; i < list->count; i++) {
+        nn_param *p = list->params[i];
+        float *grad = read_host(&p->grad);
+        bool negated = strcmp(p->name, "layer2.0.conv1.weight") == 0 ||
+                       strcmp(p->name, "layer2.0.downsample.0.weight") == 0;
+        float max_abs = 0.0f;
+        for (size_t j = 0; j < p->grad.numel; j++) {
+            if (negated)
+                grad[j] = -grad[j];
+            max_abs = fmaxf(max_abs, fabsf(grad[j]));
+        }
+        ck_assert_close(hooked_grads[i], grad, p->grad.numel, 1e-5 * max_abs + 1e-9, 1e-4, p->name);
+        free(grad);
+        free(hooked_grads[i]);
+    }
+    free(hooked_grads);
+    free(hooked_logits);
+    free(plain_logits);
+    rt_tensor_free(&images);
+    rt_tensor_free(&dlogits);
+}
+END_TEST
+
 START_TEST(cifar_stem_never_calls_p1)
 {
     create_net(18, NN_STEM_CIFAR, 0.0625f, 3);
@@ -717,6 +788,7 @@ Suite *resnet_suite(void)
     tcase_add_test(passes, embedding_gradient_added);
     tcase_add_test(passes, hook_at_p5_doubles_logits);
     tcase_add_test(passes, hooks_run_in_order);
+    tcase_add_test(passes, hook_negation_matches_weights);
     tcase_add_test(passes, cifar_stem_never_calls_p1);
     tcase_add_test(passes, arena_reused_per_shape);
     tcase_add_test(passes, bad_calls_rejected);
