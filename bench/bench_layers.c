@@ -2,14 +2,15 @@
  * Forward and backward time of the nn layers at ResNet shapes, next to
  * PyTorch's CPU layers measured in the same run.
  *
- * Usage: bench_layers [--min-seconds S] [--no-torch]
+ * Usage: bench_layers [--min-seconds S] [--no-torch] [--scratch-mib M]
  * Run from the repository root: the PyTorch column runs
  * tools/bench_layers_torch.py with /usr/bin/python3, 2 torch threads and
  * OPENBLAS_NUM_THREADS=2. Each pass runs once to warm up (kernel builds),
  * then repeatedly until S seconds (default 1.0) have passed. GFLOP/s counts
  * 2 flops per multiply-add of the convolution or matrix product. The backward
  * pass computes both the weight and the input gradient, so it counts twice
- * the forward flops. Memory-bound layers show times only.
+ * the forward flops. Memory-bound layers show times only. --scratch-mib sets
+ * the convolutions' im2col scratch limit (default: the layer's default).
  */
 #include "nn/nn_layers.h"
 
@@ -29,6 +30,8 @@ typedef struct layer_shape {
 static const layer_shape LAYERS[] = {
     {"conv3x3 64->64 32x32 b64", LAYER_CONV, 64, 64, 64, 32, 3, 1, 1},
     {"conv3x3 128->128 16x16 b64", LAYER_CONV, 64, 128, 128, 16, 3, 1, 1},
+    {"conv3x3 256->256 8x8 b64", LAYER_CONV, 64, 256, 256, 8, 3, 1, 1},
+    {"conv3x3 512->512 4x4 b64", LAYER_CONV, 64, 512, 512, 4, 3, 1, 1},
     {"conv3x3 s2 64->128 32x32 b64", LAYER_CONV, 64, 64, 128, 32, 3, 2, 1},
     {"conv1x1 s2 64->128 32x32 b64", LAYER_CONV, 64, 64, 128, 32, 1, 2, 0},
     {"conv3x3 3->64 32x32 b64", LAYER_CONV, 64, 3, 64, 32, 3, 1, 1},
@@ -65,7 +68,8 @@ static int alloc_filled(rt_context *ctx, rt_tensor *t, const char *name, int ndi
     return rt_tensor_fill(t, value);
 }
 
-static int bench_layer_init(rt_context *ctx, bench_layer *b, const layer_shape *s)
+static int bench_layer_init(rt_context *ctx, bench_layer *b, const layer_shape *s,
+                            size_t scratch_limit_bytes)
 {
     memset(b, 0, sizeof *b);
     b->shape = s;
@@ -76,6 +80,7 @@ static int bench_layer_init(rt_context *ctx, bench_layer *b, const layer_shape *
     case LAYER_CONV:
         RT_TRY(nn_conv2d_init(ctx, &b->conv, "conv", s->in_channels, s->out_channels, s->kernel,
                               s->stride, s->padding, false));
+        b->conv.scratch_limit_bytes = scratch_limit_bytes;
         nn_conv2d_output_shape(&b->conv, s->size, s->size, &out_shape[2], &out_shape[3]);
         b->forward_flops = 2.0 * s->n * s->out_channels * out_shape[2] * out_shape[3] *
                            s->in_channels * s->kernel * s->kernel;
@@ -192,13 +197,17 @@ int main(int argc, char **argv)
 {
     double min_seconds = 1.0;
     bool torch = true;
+    size_t scratch_limit_bytes = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--min-seconds") == 0 && i + 1 < argc) {
             min_seconds = atof(argv[++i]);
         } else if (strcmp(argv[i], "--no-torch") == 0) {
             torch = false;
+        } else if (strcmp(argv[i], "--scratch-mib") == 0 && i + 1 < argc) {
+            scratch_limit_bytes = (size_t)(atof(argv[++i]) * 1048576.0);
         } else {
-            fprintf(stderr, "usage: %s [--min-seconds S] [--no-torch]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--min-seconds S] [--no-torch] [--scratch-mib M]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -218,7 +227,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < LAYER_COUNT && status == 0; i++) {
         bench_layer b;
         double forward_s = 0.0, backward_s = 0.0;
-        if (bench_layer_init(ctx, &b, &LAYERS[i]) != RT_OK ||
+        if (bench_layer_init(ctx, &b, &LAYERS[i], scratch_limit_bytes) != RT_OK ||
             time_pass(ctx, &b, false, min_seconds, &forward_s) != RT_OK ||
             time_pass(ctx, &b, true, min_seconds, &backward_s) != RT_OK) {
             fprintf(stderr, "bench_layers: %s: %s\n", LAYERS[i].label, rt_last_error());

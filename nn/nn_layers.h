@@ -30,7 +30,7 @@ typedef struct nn_conv2d {
     nn_param weight;
     nn_param bias;
     rt_tensor scratch; /* im2col columns or other workspace, grown on demand */
-    size_t scratch_limit_bytes; /* im2col scratch bound per batch chunk; 0 means 64 MiB */
+    size_t scratch_limit_bytes; /* im2col scratch bound per batch chunk; 0 means 4 MiB */
     /* Optional im2col workspace that several layers use in place of scratch, so that a network
      * needs one buffer. It may start unallocated (zeroed). Layers grow it, the caller frees it. */
     rt_tensor *workspace;
