@@ -16,10 +16,10 @@
 
 /*
  * Default bound on the im2col scratch of one layer. A single image that needs
- * more gets it. Chunks this small stay in cache between im2col and the GEMM:
- * in bench_layers on PoCL 3.1 (2 cores, loaded machine, so noisy), 3x3
- * convolutions at batch 64 ran 1.5-3x faster with 4 MiB than with 64 MiB,
- * and 1-2 MiB gave no consistent further gain.
+ * more gets it. Chunks this small stay in cache between im2col and the GEMM.
+ * In bench_layers on PoCL 3.1 (2 cores of a loaded machine, so noisy), 3x3
+ * convolutions at batch 64 ran 1.5-3x faster with 4 MiB than with 64 MiB.
+ * Limits of 1-2 MiB gave no consistent further gain.
  */
 #define NN_CONV_SCRATCH_BYTES ((size_t)4 << 20)
 
