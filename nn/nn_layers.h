@@ -55,7 +55,7 @@ typedef struct nn_batchnorm2d {
     nn_param bias;   /* beta [C] */
     rt_tensor running_mean, running_var; /* [C]; running_var is unbiased, as PyTorch */
     rt_tensor save_mean, save_invstd;    /* [C] batch statistics of the last training forward */
-    rt_tensor scratch;                   /* reduction workspace */
+    rt_tensor scratch;                   /* unused: the reductions need no workspace */
     bool saved_batch_stats; /* true when save_* are batch statistics (last forward trained) */
 } nn_batchnorm2d;
 
