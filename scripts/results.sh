@@ -16,7 +16,6 @@ pattern=${2:-*}
 mkdir -p runs/results
 for config in configs/results/$pattern.yaml; do
     name=$(basename "$config" .yaml)
-    case "$name" in cifar10n | pacs) continue ;; esac
     out="runs/results/$name-seed$seed"
     [ -f "$out/summary.json" ] && continue
     echo "=== $name seed $seed ==="
