@@ -19,17 +19,19 @@
 typedef struct shape {
     const char *label;
     int m, n, k;
-    bool trans_b;
+    bool trans_a, trans_b;
 } shape;
 
-/* Square sizes plus im2col shapes of ResNet convolutions on 32x32 inputs at batch 16. */
+/* Square sizes plus the three im2col products of a 3x3 convolution (forward, weight gradient,
+ * input-column gradient) on 32x32 and 16x16 inputs at batch 16. */
 static const shape shapes[] = {
-    {"256^3", 256, 256, 256, false},
-    {"512^3", 512, 512, 512, false},
-    {"1024^3", 1024, 1024, 1024, false},
-    {"conv 64x576x16384", 64, 16384, 576, false},
-    {"conv 128x1152x4096", 128, 4096, 1152, false},
-    {"conv grad 64x16384x576 (B^T)", 64, 576, 16384, true},
+    {"256^3", 256, 256, 256, false, false},
+    {"512^3", 512, 512, 512, false, false},
+    {"1024^3", 1024, 1024, 1024, false, false},
+    {"conv 64x576x16384", 64, 16384, 576, false, false},
+    {"conv 128x1152x4096", 128, 4096, 1152, false, false},
+    {"conv grad 64x16384x576 (B^T)", 64, 576, 16384, false, true},
+    {"conv dcols 576x64x16384 (A^T)", 576, 16384, 64, true, false},
 };
 
 #define SHAPE_COUNT ((int)(sizeof shapes / sizeof shapes[0]))
@@ -64,14 +66,15 @@ static double time_backend(rt_context *ctx, rt_gemm_backend backend, const shape
         fprintf(stderr, "bench_gemm: %s\n", rt_last_error());
         return -1.0;
     }
-    rt_gemm_args args = {.trans_b = s->trans_b,
+    rt_gemm_args args = {.trans_a = s->trans_a,
+                         .trans_b = s->trans_b,
                          .m = s->m,
                          .n = s->n,
                          .k = s->k,
                          .alpha = 1.0f,
                          .beta = 0.0f,
                          .a = a.buf,
-                         .lda = s->k,
+                         .lda = s->trans_a ? s->m : s->k,
                          .b = b.buf,
                          .ldb = s->trans_b ? s->k : s->n,
                          .c = c.buf,
@@ -109,9 +112,10 @@ static double time_numpy(const shape *s, double min_seconds)
              "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 "
              "/usr/bin/python3 -c '\n"
              "import time, numpy as np\n"
-             "m, n, k, tb, t, cpu = %d, %d, %d, %d, %g, %d\n"
+             "m, n, k, ta, tb, t, cpu = %d, %d, %d, %d, %d, %g, %d\n"
              "clock = time.process_time if cpu else time.perf_counter\n"
-             "a = np.full((m, k), 0.5, np.float32)\n"
+             "a = np.full((k, m) if ta else (m, k), 0.5, np.float32)\n"
+             "a = a.T if ta else a\n"
              "b = np.full((n, k) if tb else (k, n), 0.5, np.float32)\n"
              "f = (lambda: a @ b.T) if tb else (lambda: a @ b)\n"
              "f(); reps = 0; start = clock()\n"
@@ -119,7 +123,7 @@ static double time_numpy(const shape *s, double min_seconds)
              "    f(); reps += 1\n"
              "print(2.0 * m * n * k * reps / (clock() - start) / 1e9)\n"
              "' 2>/dev/null",
-             s->m, s->n, s->k, s->trans_b ? 1 : 0, min_seconds,
+             s->m, s->n, s->k, s->trans_a ? 1 : 0, s->trans_b ? 1 : 0, min_seconds,
              bench_clock == CLOCK_MONOTONIC ? 0 : 1);
     FILE *pipe = popen(command, "r");
     if (!pipe)
