@@ -101,7 +101,6 @@ typedef struct app_run_config {
     long long seed;                 /* seed of weight init, sampling and augmentation */
     int epochs;
     char output_dir[APP_CONFIG_PATH_MAX]; /* "<name>" is replaced by name after loading */
-    bool deterministic;
     int log_every;                    /* steps between progress lines */
     int checkpoint_every;             /* epochs between checkpoints; 0 = only the last */
     int keep_last;                    /* checkpoints kept on disk */

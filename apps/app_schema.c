@@ -111,9 +111,6 @@ const app_key app_keys[] = {
     KEY_INT("run.epochs", run.epochs, "1", BETWEEN(1, 100000), "Number of training epochs."),
     KEY_STRING("run.output_dir", run.output_dir, "\"runs/<name>\"", NULL,
                "Run directory; every \"<name>\" in it is replaced by run.name."),
-    KEY_BOOL("run.deterministic", run.deterministic, "true",
-             "Request fixed-order reductions and seeded data order, so that a seed can reproduce "
-             "a run."),
     KEY_INT("run.log_every", run.log_every, "20", AT_LEAST(1),
             "Training steps between two progress lines."),
     KEY_INT("run.checkpoint_every", run.checkpoint_every, "1", AT_LEAST(0),

@@ -50,7 +50,6 @@ START_TEST(defaults_have_documented_values)
     app_config_defaults(&cfg);
     ck_assert_int_eq(cfg.run.epochs, 1);
     ck_assert_int_eq(cfg.run.log_every, 20);
-    ck_assert(cfg.run.deterministic);
     ck_assert_str_eq(cfg.run.output_dir, "runs/<name>");
     ck_assert_int_eq(cfg.data.dataset, APP_DATASET_CIFAR10N);
     ck_assert_int_eq(cfg.data.batch_size, 128);
