@@ -3,7 +3,8 @@
  *
  * Row-major C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C, where
  * op(X) is X or its transpose. Offsets and leading dimensions are in
- * elements. Every backend gives the same results within float rounding.
+ * elements. C must not overlap A or B. Every backend gives the same results
+ * within float rounding.
  *
  * Backends: "cpu" (a kernel shaped for CPU devices, 8 x 32 tiles of C per
  * work-item), "tiled" (local-memory tiles for GPUs), "clblast" (CLBlast's
