@@ -1,6 +1,7 @@
 /* alumcl command line: parses the subcommand and its options, then runs it. */
 #include "apps/app_config.h"
 #include "apps/app_train.h"
+#include "runtime/rt_clblast.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -19,6 +20,10 @@ static const char usage_text[] =
     "  uncertainty CONFIG --checkpoint PATH [KEY=VALUE ...] [--device SEL] [--csv FILE]\n"
     "                              rank training samples by how likely their label is wrong\n"
     "  devices                     list OpenCL platforms and devices\n"
+    "  tune-gemm [--device SEL] [--fraction F]\n"
+    "                              tune CLBlast's GEMM for the device (clblast-utils) and store\n"
+    "                              the result beside the kernel cache; F is the share of the\n"
+    "                              search space tried (default 0.02)\n"
     "  config [CONFIG] [KEY=VALUE ...] [--markdown]\n"
     "                              print the resolved config, or without CONFIG the key table\n"
     "\n"
@@ -40,6 +45,7 @@ typedef struct cli {
     const char *resume;
     const char *checkpoint;
     const char *csv;
+    const char *fraction;
     bool print_config;
     bool markdown;
 } cli;
@@ -69,6 +75,8 @@ static int parse_args(int argc, char **argv, cli *c)
             value_slot = &c->checkpoint;
         else if (strcmp(a, "--csv") == 0)
             value_slot = &c->csv;
+        else if (strcmp(a, "--fraction") == 0)
+            value_slot = &c->fraction;
         if (value_slot) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs a value", a);
@@ -128,6 +136,32 @@ static int cmd_devices(void)
     rt_device_list_print(&list, stdout);
     rt_device_list_free(&list);
     return 0;
+}
+
+static int cmd_tune_gemm(const cli *c)
+{
+    double fraction = 0.02;
+    if (c->fraction) {
+        char *end;
+        fraction = strtod(c->fraction, &end);
+        if (*end || !(fraction > 0 && fraction <= 1))
+            return usage_error("--fraction %s is invalid: expected a number in (0, 1]",
+                               c->fraction);
+    }
+    rt_context *ctx;
+    const char *selector = c->device ? c->device : getenv("ALUMCL_DEVICE");
+    if (rt_context_create(&ctx, selector) != RT_OK) {
+        fprintf(stderr, "alumcl: error: %s\n", rt_last_error());
+        return 1;
+    }
+    char device[1024];
+    rt_context_describe(ctx, device, sizeof device);
+    printf("device: %s\n", device);
+    int st = rt_clblast_tune(ctx, fraction, stdout);
+    if (st != RT_OK)
+        fprintf(stderr, "alumcl: error: %s\n", rt_last_error());
+    rt_context_free(ctx);
+    return st == RT_OK ? 0 : 1;
 }
 
 static int cmd_config(const cli *c)
@@ -192,6 +226,8 @@ int main(int argc, char **argv)
         return cmd_devices();
     if (strcmp(c.command, "config") == 0)
         return cmd_config(&c);
+    if (strcmp(c.command, "tune-gemm") == 0)
+        return cmd_tune_gemm(&c);
     if (strcmp(c.command, "train") == 0 || strcmp(c.command, "eval") == 0 ||
         strcmp(c.command, "uncertainty") == 0)
         return cmd_run(&c);
