@@ -446,6 +446,11 @@ static int load_file(loader *ld, const char *path, FILE *stream, const char *tex
 {
     FILE *opened = NULL;
     if (!stream && !text) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            errors_add(&ld->errors, "%s: is a directory, expected a YAML config file", path);
+            return RT_ERR_IO;
+        }
         opened = fopen(path, "rb");
         if (!opened) {
             errors_add(&ld->errors, "%s: cannot open config file: %s", path, strerror(errno));

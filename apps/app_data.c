@@ -58,6 +58,19 @@ char *app_path_join(const char *dir, const char *name)
     return path;
 }
 
+int app_check_regular_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rt_set_error(errno == ENOENT ? RT_ERR_NOT_FOUND : RT_ERR_IO,
+                            "cannot open '%s': %s; check the path and the permissions", path,
+                            strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return rt_set_error(RT_ERR_INVALID, "'%s' is a directory, expected a file; check the path",
+                            path);
+    return RT_OK;
+}
+
 const char *app_path_base(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -455,7 +468,14 @@ static void cifar_destroy(app_dataset *ds)
 
 static const app_dataset_ops cifar_ops = {cifar_load, cifar_describe, cifar_destroy};
 
-static int cifar_open_common(const char *dir, int classes, int train, int coarse, app_dataset **out)
+/* Records in each official CIFAR binary file: 10,000, except 50,000 in CIFAR-100's train.bin. */
+static int32_t cifar_official_records(int classes, int train)
+{
+    return classes == 100 && train ? 50000 : 10000;
+}
+
+static int cifar_open_common(const char *dir, int classes, int train, int coarse, int allow_partial,
+                             app_dataset **out)
 {
     static const char *c10_train[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                       "data_batch_4.bin", "data_batch_5.bin"};
@@ -505,6 +525,16 @@ static int cifar_open_common(const char *dir, int classes, int train, int coarse
                                   "the %zu-byte record (a full file has 10000 records); the "
                                   "file is truncated, download it again",
                                   classes, path, size, c->record_size);
+            free(bytes);
+        }
+        int32_t expected = cifar_official_records(classes, train);
+        if (status == RT_OK && !allow_partial && size / c->record_size != (size_t)expected) {
+            status = rt_set_error(RT_ERR_FORMAT,
+                                  "CIFAR-%d file '%s' has %zu records but the official file has "
+                                  "%d; the file is truncated or not an official batch, download "
+                                  "it again (set data.allow_partial_cifar=true only for small "
+                                  "test fixtures)",
+                                  classes, path, size / c->record_size, expected);
             free(bytes);
         }
         if (status == RT_OK) {
@@ -559,12 +589,25 @@ static int cifar_open_common(const char *dir, int classes, int train, int coarse
 
 int app_cifar_open(const char *dir, int classes, int train, app_dataset **out)
 {
-    return cifar_open_common(dir, classes, train, 0, out);
+    return cifar_open_common(dir, classes, train, 0, 0, out);
 }
 
 int app_cifar100_coarse_open(const char *dir, int train, app_dataset **out)
 {
-    return cifar_open_common(dir, 100, train, 1, out);
+    return cifar_open_common(dir, 100, train, 1, 0, out);
+}
+
+int app_cifar_open_flags(const char *dir, int classes, int train, unsigned flags, app_dataset **out)
+{
+    *out = NULL;
+    int coarse = (flags & APP_CIFAR_COARSE) != 0;
+    if (coarse && classes != 100)
+        return rt_set_error(RT_ERR_INVALID,
+                            "APP_CIFAR_COARSE needs classes 100, got %d; CIFAR-10 has no coarse "
+                            "labels",
+                            classes);
+    return cifar_open_common(dir, classes, train, coarse, (flags & APP_CIFAR_ALLOW_PARTIAL) != 0,
+                             out);
 }
 
 /* ---- JPEG pack ---- */

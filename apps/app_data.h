@@ -68,12 +68,25 @@ int app_dataset_set_labels(app_dataset *ds, const int32_t *labels, int32_t count
  * CIFAR binary version. dir holds data_batch_1..5.bin and test_batch.bin
  * (classes 10) or train.bin and test.bin (classes 100, records with a coarse
  * then a fine label byte; the fine label is used). train selects the split.
- * The files are read into memory once.
+ * The files are read into memory once. Every file must hold the official
+ * record count (10,000, or 50,000 for CIFAR-100 train.bin), so a truncated
+ * file that still ends on a record boundary is rejected.
  */
 int app_cifar_open(const char *dir, int classes, int train, app_dataset **out);
 
 /* Same as app_cifar_open for CIFAR-100 but with the 20 coarse labels. */
 int app_cifar100_coarse_open(const char *dir, int train, app_dataset **out);
+
+/* Flags of app_cifar_open_flags. */
+enum {
+    APP_CIFAR_COARSE = 1u << 0,        /* CIFAR-100 with the 20 coarse labels */
+    APP_CIFAR_ALLOW_PARTIAL = 1u << 1, /* accept any positive number of whole records per file,
+                                          for small test fixtures (data.allow_partial_cifar) */
+};
+
+/* app_cifar_open with flags, a bitwise OR of APP_CIFAR_COARSE and APP_CIFAR_ALLOW_PARTIAL. */
+int app_cifar_open_flags(const char *dir, int classes, int train, unsigned flags,
+                         app_dataset **out);
 
 /*
  * A JPEG pack: bin_path holds JPEG files end to end, and index_csv has the

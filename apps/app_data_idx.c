@@ -50,6 +50,7 @@ int app_read_maybe_gzip(const char *path, uint8_t **bytes, size_t *size)
 {
     *bytes = NULL;
     *size = 0;
+    RT_TRY(app_check_regular_file(path));
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return rt_set_error(errno == ENOENT ? RT_ERR_NOT_FOUND : RT_ERR_IO,

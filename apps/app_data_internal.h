@@ -52,6 +52,13 @@ int app_idx_from_memory(const uint8_t *images, size_t images_size, const char *i
                         const uint8_t *labels, size_t labels_size, const char *labels_name,
                         app_dataset **out);
 
+/*
+ * Returns RT_OK when path exists and is not a directory, RT_ERR_NOT_FOUND when
+ * it does not exist, and RT_ERR_INVALID (message "... is a directory, expected
+ * a file") when it is a directory.
+ */
+int app_check_regular_file(const char *path);
+
 /* Reads a file, inflating it when it is gzip-compressed (zlib's gzread reads both). */
 int app_read_maybe_gzip(const char *path, uint8_t **bytes, size_t *size);
 

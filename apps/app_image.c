@@ -11,6 +11,7 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/rt_error.h"
 
@@ -44,10 +45,25 @@ void app_image_free(app_image *img)
     memset(img, 0, sizeof(*img));
 }
 
+/* Rejects a directory early, because fopen succeeds on one and ftell then returns LONG_MAX. */
+static int check_regular_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rt_set_error(errno == ENOENT ? RT_ERR_NOT_FOUND : RT_ERR_IO,
+                            "cannot open '%s': %s; check the path and the permissions", path,
+                            strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return rt_set_error(RT_ERR_INVALID, "'%s' is a directory, expected a file; check the path",
+                            path);
+    return RT_OK;
+}
+
 int app_read_file(const char *path, uint8_t **bytes, size_t *size)
 {
     *bytes = NULL;
     *size = 0;
+    RT_TRY(check_regular_file(path));
     FILE *f = fopen(path, "rb");
     if (!f)
         return rt_set_error(errno == ENOENT ? RT_ERR_NOT_FOUND : RT_ERR_IO,

@@ -245,6 +245,17 @@ START_TEST(missing_file_is_io_error)
 }
 END_TEST
 
+START_TEST(directory_is_io_error)
+{
+    app_config cfg;
+    char *errors = NULL;
+    int status = app_config_load(&cfg, fixture(""), NULL, 0, &errors);
+    ck_assert_int_eq(status, RT_ERR_IO);
+    ck_assert_contains(errors, "is a directory, expected a YAML config file");
+    free(errors);
+}
+END_TEST
+
 START_TEST(extends_chain_applies_in_order)
 {
     app_config cfg;
@@ -605,6 +616,7 @@ static Suite *config_suite(void)
     tcase_add_test(errors, first_error_in_last_error);
     tcase_add_test(errors, structural_errors_reported);
     tcase_add_test(errors, missing_file_is_io_error);
+    tcase_add_test(errors, directory_is_io_error);
     tcase_add_test(errors, error_list_capped_with_summary);
     tcase_add_test(errors, consistency_error_names_override);
     tcase_add_test(errors, multi_domain_needs_target);

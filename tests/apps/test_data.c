@@ -157,7 +157,7 @@ START_TEST(cifar10_reads_hwc_pixels)
 {
     write_cifar10(4);
     app_dataset *ds = NULL;
-    ck_assert_rt(app_cifar_open(fixture_path("c10"), 10, 1, &ds));
+    ck_assert_rt(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_ALLOW_PARTIAL, &ds));
     ck_assert_int_eq(ds->count, 20);
     ck_assert_int_eq(ds->num_classes, 10);
     ck_assert_ptr_null(ds->clean_labels);
@@ -174,7 +174,7 @@ START_TEST(cifar10_reads_hwc_pixels)
     ck_assert_msg(strstr(where, "data_batch_2.bin record 2") != NULL, "describe: %s", where);
     app_dataset_free(ds);
 
-    ck_assert_rt(app_cifar_open(fixture_path("c10"), 10, 0, &ds));
+    ck_assert_rt(app_cifar_open_flags(fixture_path("c10"), 10, 0, APP_CIFAR_ALLOW_PARTIAL, &ds));
     ck_assert_int_eq(ds->count, 3);
     app_dataset_free(ds);
 }
@@ -185,7 +185,8 @@ START_TEST(cifar_missing_file_named)
     write_cifar10(2);
     remove(fixture_path("c10/data_batch_4.bin"));
     app_dataset *ds = NULL;
-    ck_assert_int_eq(app_cifar_open(fixture_path("c10"), 10, 1, &ds), RT_ERR_NOT_FOUND);
+    ck_assert_int_eq(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_ALLOW_PARTIAL, &ds),
+                     RT_ERR_NOT_FOUND);
     ck_assert_ptr_null(ds);
     ck_assert_error_mentions("data_batch_4.bin");
     ck_assert_error_mentions("CIFAR-10 training file missing");
@@ -202,10 +203,32 @@ START_TEST(cifar_truncated_batch_rejected)
     fixture_write("c10/data_batch_3.bin", bytes, size - 1500);
     free(bytes);
     app_dataset *ds = NULL;
-    ck_assert_int_eq(app_cifar_open(fixture_path("c10"), 10, 1, &ds), RT_ERR_FORMAT);
+    ck_assert_int_eq(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_ALLOW_PARTIAL, &ds),
+                     RT_ERR_FORMAT);
     ck_assert_error_mentions("data_batch_3.bin");
     ck_assert_error_mentions("4646 bytes");
     ck_assert_error_mentions("truncated");
+}
+END_TEST
+
+START_TEST(cifar_record_count_checked)
+{
+    write_cifar10(2);
+    app_dataset *ds = NULL;
+    ck_assert_int_eq(app_cifar_open(fixture_path("c10"), 10, 1, &ds), RT_ERR_FORMAT);
+    ck_assert_ptr_null(ds);
+    ck_assert_error_mentions("data_batch_1.bin");
+    ck_assert_error_mentions("has 2 records");
+    ck_assert_error_mentions("has 10000");
+    ck_assert_error_mentions("data.allow_partial_cifar");
+    ck_assert_int_eq(app_cifar_open(fixture_path("c10"), 10, 0, &ds), RT_ERR_FORMAT);
+    ck_assert_error_mentions("test_batch.bin");
+    ck_assert_int_eq(app_cifar100_coarse_open(fixture_path("c10"), 1, &ds), RT_ERR_NOT_FOUND);
+    ck_assert_int_eq(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_COARSE, &ds),
+                     RT_ERR_INVALID);
+    ck_assert_rt(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_ALLOW_PARTIAL, &ds));
+    ck_assert_int_eq(ds->count, 10);
+    app_dataset_free(ds);
 }
 END_TEST
 
@@ -215,7 +238,8 @@ START_TEST(cifar_label_out_of_range)
     uint8_t labels[2] = {3, 10};
     fixture_cifar_batch("c10/data_batch_5.bin", 2, 1, labels);
     app_dataset *ds = NULL;
-    ck_assert_int_eq(app_cifar_open(fixture_path("c10"), 10, 1, &ds), RT_ERR_FORMAT);
+    ck_assert_int_eq(app_cifar_open_flags(fixture_path("c10"), 10, 1, APP_CIFAR_ALLOW_PARTIAL, &ds),
+                     RT_ERR_FORMAT);
     ck_assert_error_mentions("label 10");
     ck_assert_error_mentions("data_batch_5.bin record 1");
 }
@@ -226,8 +250,10 @@ START_TEST(cifar100_fine_and_coarse)
     uint8_t labels[6] = {4, 55, 19, 99, 0, 1}; /* (coarse, fine) pairs */
     fixture_cifar_batch("c100/train.bin", 3, 2, labels);
     app_dataset *fine = NULL, *coarse = NULL;
-    ck_assert_rt(app_cifar_open(fixture_path("c100"), 100, 1, &fine));
-    ck_assert_rt(app_cifar100_coarse_open(fixture_path("c100"), 1, &coarse));
+    ck_assert_rt(
+        app_cifar_open_flags(fixture_path("c100"), 100, 1, APP_CIFAR_ALLOW_PARTIAL, &fine));
+    ck_assert_rt(app_cifar_open_flags(fixture_path("c100"), 100, 1,
+                                      APP_CIFAR_COARSE | APP_CIFAR_ALLOW_PARTIAL, &coarse));
     ck_assert_int_eq(fine->num_classes, 100);
     ck_assert_int_eq(fine->labels[1], 99);
     ck_assert_int_eq(coarse->num_classes, 20);
@@ -541,6 +567,22 @@ START_TEST(idx_bad_files_rejected)
 }
 END_TEST
 
+START_TEST(directory_path_rejected)
+{
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    ck_assert_int_eq(app_read_file(fixture_dir(), &bytes, &size), RT_ERR_INVALID);
+    ck_assert_ptr_null(bytes);
+    ck_assert_error_mentions("is a directory, expected a file");
+    ck_assert_int_eq(app_read_maybe_gzip(fixture_dir(), &bytes, &size), RT_ERR_INVALID);
+    ck_assert_error_mentions("is a directory, expected a file");
+    app_dataset *ds = NULL;
+    ck_assert_int_eq(app_digits_open(fixture_dir(), &ds), RT_ERR_INVALID);
+    ck_assert_error_mentions("is a directory, expected a file");
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
 START_TEST(real_digits_csv)
 {
     const char *data = test_data_dir();
@@ -702,6 +744,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, cifar10_reads_hwc_pixels);
     tcase_add_test(tc, cifar_missing_file_named);
     tcase_add_test(tc, cifar_truncated_batch_rejected);
+    tcase_add_test(tc, cifar_record_count_checked);
     tcase_add_test(tc, cifar_label_out_of_range);
     tcase_add_test(tc, cifar100_fine_and_coarse);
     tcase_add_test(tc, jpgpack_reads_offsets);
@@ -713,6 +756,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, officehome_sorted_classes);
     tcase_add_test(tc, idx_reads_plain_and_gzip);
     tcase_add_test(tc, idx_bad_files_rejected);
+    tcase_add_test(tc, directory_path_rejected);
     tcase_add_test(tc, real_digits_csv);
     tcase_add_test(tc, real_pacs_first_image);
     tcase_add_test(tc, real_cifar10_jpgpack);
