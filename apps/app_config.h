@@ -101,11 +101,10 @@ typedef struct app_run_config {
     long long seed;                 /* seed of weight init, sampling and augmentation */
     int epochs;
     char output_dir[APP_CONFIG_PATH_MAX]; /* "<name>" is replaced by name after loading */
-    int log_every;                    /* steps between progress lines */
-    int checkpoint_every;             /* epochs between checkpoints; 0 = only the last */
-    int keep_last;                    /* checkpoints kept on disk */
-    int eval_every;                   /* epochs between test-set evaluations */
-    char resume[APP_CONFIG_PATH_MAX]; /* checkpoint to resume from; "" = fresh run */
+    int log_every;                        /* steps between progress lines */
+    int checkpoint_every;                 /* epochs between checkpoints; 0 = only the last */
+    int keep_last;                        /* checkpoints kept on disk */
+    int eval_every;                       /* epochs between test-set evaluations */
 } app_run_config;
 
 typedef struct app_device_config {
@@ -141,7 +140,7 @@ typedef struct app_data_config {
     char split_dir[APP_CONFIG_PATH_MAX];  /* PACS *_kfold.txt directory; "" = root */
     int train_subset;                     /* 0 = all training images */
     long long subset_seed;                /* < 0 = first train_subset images, else seeded */
-    int test_subset;                      /* 0 = all test images; else the first K */
+    int test_subset; /* 0 = all test images, else a stratified subset (seed 0) */
     char domains[APP_CONFIG_LIST_MAX][APP_CONFIG_NAME_MAX]; /* training domains */
     int n_domains; /* 0 = every domain except target_domain */
     char target_domain[APP_CONFIG_NAME_MAX];
@@ -153,6 +152,7 @@ typedef struct app_data_config {
     int pk_classes;
     int pk_samples;
     bool drop_last;
+    bool allow_partial_cifar; /* accept CIFAR files with fewer than the official records */
     app_noise_config noise;
     app_augment_settings augment;
 } app_data_config;

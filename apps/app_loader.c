@@ -165,10 +165,14 @@ static int validate_config(const app_dataset *ds, const app_sampler *sampler,
         return rt_set_error(RT_ERR_INVALID, "loader batch_size %d is invalid; use >= 1",
                             cfg->batch_size);
     if (cfg->num_threads < 1 || cfg->num_threads > 256)
-        return rt_set_error(RT_ERR_INVALID, "loader num_threads %d is invalid; use 1..256",
+        return rt_set_error(RT_ERR_INVALID,
+                            "loader num_threads %d is invalid; use 1..256 (the trainer sets it "
+                            "from data.workers)",
                             cfg->num_threads);
     if (cfg->queue_depth < 1 || cfg->queue_depth > 64)
-        return rt_set_error(RT_ERR_INVALID, "loader queue_depth %d is invalid; use 1..64",
+        return rt_set_error(RT_ERR_INVALID,
+                            "loader queue_depth %d is invalid; use 1..64 (the trainer queues 2 * "
+                            "data.workers + 2 batches, so set data.workers to at most 31)",
                             cfg->queue_depth);
     int32_t required = app_sampler_batch_size(sampler);
     if (required != 0 && required != cfg->batch_size)
@@ -235,7 +239,7 @@ int app_loader_create(const app_dataset *ds, app_sampler *sampler, const app_loa
         free(ld);
         return rt_set_error(RT_ERR_NOMEM,
                             "out of memory for %d loader batches of %d x %dx%dx%d floats; lower "
-                            "queue_depth or batch_size",
+                            "data.workers or data.batch_size",
                             cfg->queue_depth + 1, cfg->batch_size, cfg->augment.out_channels,
                             cfg->augment.out_h, cfg->augment.out_w);
     }
@@ -356,7 +360,7 @@ int app_loader_next(app_loader *ld, const app_batch **batch, double *wait_second
         ld->failed = 1;
         ld->failed_status = slot->status;
         snprintf(ld->failed_message, sizeof(ld->failed_message), "epoch %d batch %lld: %s",
-                 ld->epoch, (long long)ld->consumed, slot->message);
+                 ld->epoch + 1, (long long)ld->consumed + 1, slot->message);
         ld->active = 0;
         int status = ld->failed_status;
         pthread_mutex_unlock(&ld->mutex);

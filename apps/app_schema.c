@@ -119,8 +119,6 @@ const app_key app_keys[] = {
             "Number of most recent checkpoints kept on disk."),
     KEY_INT("run.eval_every", run.eval_every, "1", AT_LEAST(0),
             "Epochs between test-set evaluations; 0 evaluates only after the last epoch."),
-    KEY_STRING("run.resume", run.resume, "\"\"", NULL,
-               "Checkpoint to resume training from; empty starts a fresh run."),
 
     /* device */
     KEY_STRING("device.selector", device.selector, "\"\"", NULL,
@@ -140,11 +138,13 @@ const app_key app_keys[] = {
                "Directory of the PACS <domain>_{train,crossval,test}_kfold.txt files; empty "
                "means data.root."),
     KEY_INT("data.train_subset", data.train_subset, "0", AT_LEAST(0),
-            "Number of training images used; 0 uses all of them."),
+            "Number of training images used: a random subset drawn with subset_seed, or the "
+            "first ones when subset_seed is -1; 0 uses all of them."),
     KEY_INT64("data.subset_seed", data.subset_seed, "0", AT_LEAST(-1),
               "Seed of the random choice of train_subset images; -1 takes the first ones."),
     KEY_INT("data.test_subset", data.test_subset, "0", AT_LEAST(0),
-            "Number of test images used (the first ones); 0 uses all of them."),
+            "Number of test images used, a stratified subset (the same number per class, seed "
+            "0); 0 uses all of them."),
     KEY_LIST(APP_KEY_STRING_LIST, "data.domains", data.domains, data.n_domains, "[]", ANY_VALUE,
              NULL, 0, APP_CONFIG_LIST_MAX,
              "Training domains of PACS or Office-Home; empty means every domain except "
@@ -157,8 +157,9 @@ const app_key app_keys[] = {
             "Number of classes of the classifier."),
     KEY_INT("data.batch_size", data.batch_size, "128", BETWEEN(2, 65536),
             "Training images per step."),
-    KEY_INT("data.workers", data.workers, "2", BETWEEN(0, 256),
-            "Loader threads decoding and augmenting images; 0 loads on the training thread."),
+    KEY_INT("data.workers", data.workers, "2", BETWEEN(0, 31),
+            "Loader threads decoding and augmenting images; 0 loads on the training thread. "
+            "The loader queues 2 * workers + 2 batches, at most 64."),
     KEY_ENUM("data.sampler", data.sampler, "shuffle", sampler_names,
              "Batch sampler: a shuffled epoch, or pk_classes classes x pk_samples images per "
              "batch."),
@@ -168,6 +169,9 @@ const app_key app_keys[] = {
             "Images per class in a batch of the pk sampler."),
     KEY_BOOL("data.drop_last", data.drop_last, "true",
              "Drop the last incomplete training batch of an epoch."),
+    KEY_BOOL("data.allow_partial_cifar", data.allow_partial_cifar, "false",
+             "Accept CIFAR binary files with fewer records than the official 10,000 (50,000 for "
+             "CIFAR-100 train.bin), for small test fixtures."),
 
     /* data.noise */
     KEY_ENUM("data.noise.type", data.noise.type, "none", noise_names,

@@ -245,6 +245,42 @@ START_TEST(missing_file_is_io_error)
 }
 END_TEST
 
+START_TEST(data_keys_match_readers)
+{
+    app_config cfg;
+    char *errors = NULL;
+    app_config_defaults(&cfg);
+    ck_assert(!cfg.data.allow_partial_cifar);
+    const char *const partial[] = {"data.allow_partial_cifar=true", "data.workers=31"};
+    ck_assert_rt(app_config_load(&cfg, NULL, partial, 2, &errors));
+    ck_assert(cfg.data.allow_partial_cifar);
+    ck_assert_int_eq(cfg.data.workers, 31);
+
+    /* The trainer queues 2 * workers + 2 batches and the loader takes at most 64. */
+    const char *const too_many[] = {"data.workers=32"};
+    ck_assert_int_eq(app_config_load(&cfg, NULL, too_many, 1, &errors), RT_ERR_FORMAT);
+    ck_assert_contains(errors, "data.workers");
+    free(errors);
+    errors = NULL;
+
+    /* --resume on the command line replaces the old run.resume key. */
+    const char *const resume[] = {"run.resume=auto"};
+    ck_assert_int_eq(app_config_load(&cfg, NULL, resume, 1, &errors), RT_ERR_FORMAT);
+    ck_assert_contains(errors, "run.resume");
+    free(errors);
+
+    char *help = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&help, &size);
+    app_config_print_help(out, false);
+    fclose(out);
+    ck_assert_contains(help, "a stratified subset (the same number per class, seed 0)");
+    ck_assert_msg(strstr(help, "(the first ones); 0 uses all") == NULL,
+                  "data.test_subset help still says the first ones:\n%s", help);
+    free(help);
+}
+END_TEST
+
 START_TEST(directory_is_io_error)
 {
     app_config cfg;
@@ -617,6 +653,7 @@ static Suite *config_suite(void)
     tcase_add_test(errors, structural_errors_reported);
     tcase_add_test(errors, missing_file_is_io_error);
     tcase_add_test(errors, directory_is_io_error);
+    tcase_add_test(errors, data_keys_match_readers);
     tcase_add_test(errors, error_list_capped_with_summary);
     tcase_add_test(errors, consistency_error_names_override);
     tcase_add_test(errors, multi_domain_needs_target);

@@ -578,7 +578,8 @@ START_TEST(loader_reports_corrupt_image)
     ck_assert_ptr_null(b);
     ck_assert_error_mentions("sample 4");
     ck_assert_error_mentions("imgs/c/4.jpg");
-    ck_assert_error_mentions("batch 2");
+    /* Epochs and batches are numbered from 1, as in the trainer's progress lines. */
+    ck_assert_error_mentions("epoch 1 batch 3:");
     /* The error repeats until the next epoch starts. */
     ck_assert_int_eq(app_loader_next(ld, &b, NULL), RT_ERR_FORMAT);
     app_loader_destroy(ld);
@@ -646,6 +647,12 @@ START_TEST(loader_misuse_and_early_destroy)
     cfg.num_threads = 0;
     ck_assert_int_eq(app_loader_create(ds, s, &cfg, &ld), RT_ERR_INVALID);
     ck_assert_error_mentions("num_threads 0");
+    ck_assert_error_mentions("data.workers");
+    cfg.num_threads = 2;
+    cfg.queue_depth = 66;
+    ck_assert_int_eq(app_loader_create(ds, s, &cfg, &ld), RT_ERR_INVALID);
+    ck_assert_error_mentions("queue_depth 66");
+    ck_assert_error_mentions("data.workers to at most 31");
     app_sampler_free(s);
     app_sampler_free(pk);
     app_dataset_free(ds);
