@@ -121,7 +121,11 @@ int app_rafdb_open(const char *root, int train, const char *noisy_list, app_data
  */
 int app_officehome_open(const char *root, const char *domain, app_dataset **out);
 
-/* IDX files (MNIST, Fashion-MNIST): uint8 images [n][rows][cols] and uint8 labels [n]. */
+/*
+ * IDX files (MNIST, Fashion-MNIST): uint8 images [n][rows][cols] and uint8
+ * labels [n], plain or gzip-compressed. When a path does not exist, path.gz
+ * is read instead.
+ */
 int app_idx_open(const char *images_path, const char *labels_path, app_dataset **out);
 
 /* scikit-learn digits.csv.gz: 1797 rows of 64 pixels (0..16, scaled to 0..255) and a label. */

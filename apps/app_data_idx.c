@@ -169,21 +169,60 @@ int app_idx_from_memory(const uint8_t *images, size_t images_size, const char *i
     return RT_OK;
 }
 
+/*
+ * Reads path, or path.gz when path does not exist, as distributions such as
+ * Debian's dataset-fashion-mnist ship only the .gz files. *used is set to a
+ * malloc'd copy of the path that was read.
+ */
+static int read_idx_file(const char *path, uint8_t **bytes, size_t *size, char **used)
+{
+    *used = NULL;
+    int status = app_read_maybe_gzip(path, bytes, size);
+    if (status != RT_ERR_NOT_FOUND) {
+        if (status == RT_OK && !(*used = strdup(path))) {
+            free(*bytes);
+            *bytes = NULL;
+            return rt_set_error(RT_ERR_NOMEM, "out of memory reading '%s'", path);
+        }
+        return status;
+    }
+    size_t n = strlen(path) + 4;
+    char *gz_path = malloc(n);
+    if (!gz_path)
+        return rt_set_error(RT_ERR_NOMEM, "out of memory reading '%s'", path);
+    snprintf(gz_path, n, "%s.gz", path);
+    status = app_read_maybe_gzip(gz_path, bytes, size);
+    if (status == RT_ERR_NOT_FOUND)
+        status = rt_set_error(RT_ERR_NOT_FOUND,
+                              "IDX file '%s' not found, and neither is '%s'; check data.root", path,
+                              gz_path);
+    if (status != RT_OK) {
+        free(gz_path);
+        return status;
+    }
+    *used = gz_path;
+    return RT_OK;
+}
+
 int app_idx_open(const char *images_path, const char *labels_path, app_dataset **out)
 {
     *out = NULL;
     uint8_t *images, *labels;
     size_t images_size, labels_size;
-    RT_TRY(app_read_maybe_gzip(images_path, &images, &images_size));
-    int status = app_read_maybe_gzip(labels_path, &labels, &labels_size);
+    char *images_used, *labels_used;
+    RT_TRY(read_idx_file(images_path, &images, &images_size, &images_used));
+    int status = read_idx_file(labels_path, &labels, &labels_size, &labels_used);
     if (status != RT_OK) {
         free(images);
+        free(images_used);
         return status;
     }
-    status = app_idx_from_memory(images, images_size, images_path, labels, labels_size, labels_path,
+    status = app_idx_from_memory(images, images_size, images_used, labels, labels_size, labels_used,
                                  out);
     free(images);
     free(labels);
+    free(images_used);
+    free(labels_used);
     return status;
 }
 

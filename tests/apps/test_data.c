@@ -545,6 +545,34 @@ START_TEST(idx_reads_plain_and_gzip)
 }
 END_TEST
 
+START_TEST(idx_falls_back_to_gz_name)
+{
+    uint8_t images[16 + 5 * 12], labels[8 + 5];
+    size_t isize = make_idx(images, labels, 5, 0);
+    gzFile gz = gzopen(fixture_path("train-images-idx3-ubyte.gz"), "wb");
+    gzwrite(gz, images, (unsigned)isize);
+    gzclose(gz);
+    gz = gzopen(fixture_path("train-labels-idx1-ubyte.gz"), "wb");
+    gzwrite(gz, labels, (unsigned)sizeof(labels));
+    gzclose(gz);
+    app_dataset *ds = NULL;
+    ck_assert_rt(app_idx_open(fixture_path("train-images-idx3-ubyte"),
+                              fixture_path("train-labels-idx1-ubyte"), &ds));
+    ck_assert_int_eq(ds->count, 5);
+    ck_assert_int_eq(ds->labels[3], 3);
+    char where[512];
+    app_dataset_describe(ds, 1, where, sizeof(where));
+    ck_assert_msg(strstr(where, "train-images-idx3-ubyte.gz") != NULL, "describe: %s", where);
+    app_dataset_free(ds);
+
+    ck_assert_int_eq(app_idx_open(fixture_path("t10k-images-idx3-ubyte"),
+                                  fixture_path("train-labels-idx1-ubyte"), &ds),
+                     RT_ERR_NOT_FOUND);
+    ck_assert_error_mentions("t10k-images-idx3-ubyte.gz");
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
 START_TEST(idx_bad_files_rejected)
 {
     uint8_t images[16 + 5 * 12], labels[8 + 5];
@@ -755,6 +783,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, rafdb_noisy_labels);
     tcase_add_test(tc, officehome_sorted_classes);
     tcase_add_test(tc, idx_reads_plain_and_gzip);
+    tcase_add_test(tc, idx_falls_back_to_gz_name);
     tcase_add_test(tc, idx_bad_files_rejected);
     tcase_add_test(tc, directory_path_rejected);
     tcase_add_test(tc, real_digits_csv);
