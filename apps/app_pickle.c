@@ -828,6 +828,19 @@ static int read_cifarn_csv(const char *path, const char *key, int64_t **values, 
     }
     for (size_t r = 0; r < rows; r++) {
         const char *p = lines.lines[r + 1], *end = p + strlen(p);
+        int fields = 1;
+        for (const char *q = p; q < end; q++)
+            fields += *q == ',';
+        if (fields != columns) {
+            int status =
+                rt_set_error(RT_ERR_FORMAT,
+                             "CIFAR-N CSV '%s' line %d ('%.80s') has %d fields but the "
+                             "header has %d; the file is truncated or corrupt",
+                             path, lines.numbers[r + 1], lines.lines[r + 1], fields, columns);
+            free(out);
+            app_text_lines_free(&lines);
+            return status;
+        }
         long long value = 0;
         int bad = 0;
         for (int c = 0; c <= column && !bad; c++) {

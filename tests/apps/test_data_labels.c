@@ -237,6 +237,20 @@ START_TEST(csv_reads_and_checks)
     path = fixture_write_text("bad.csv", text);
     ck_assert_int_eq(app_cifarn_read(path, "clean", 10, &labels), RT_ERR_FORMAT);
     ck_assert_msg(strstr(rt_last_error(), "line 19") != NULL, "message: %s", rt_last_error());
+    bad[2] = '7';
+
+    /* A row missing a column that is not in use is still rejected. */
+    char *short_row = strstr(text, "\n30,");
+    char *row_end = strchr(short_row + 1, '\n');
+    char *last_comma = short_row + 1;
+    while (strchr(last_comma + 1, ',') < row_end)
+        last_comma = strchr(last_comma + 1, ',');
+    memmove(last_comma, row_end, strlen(row_end) + 1);
+    path = fixture_write_text("short.csv", text);
+    ck_assert_int_eq(app_cifarn_read(path, "clean", 10, &labels), RT_ERR_FORMAT);
+    ck_assert_msg(strstr(rt_last_error(), "line 32") != NULL, "message: %s", rt_last_error());
+    ck_assert_msg(strstr(rt_last_error(), "has 2 fields but the header has 3") != NULL,
+                  "message: %s", rt_last_error());
     free(text);
 }
 END_TEST
