@@ -419,6 +419,48 @@ int app_dataset_subset(const app_dataset *base, int32_t k, app_subset_mode mode,
     return RT_OK;
 }
 
+int app_dataset_range(const app_dataset *base, int32_t first, int32_t count, app_dataset **out)
+{
+    *out = NULL;
+    if (first < 0 || count <= 0 || first > base->count - count)
+        return rt_set_error(RT_ERR_INVALID,
+                            "range of %d samples from sample %d is invalid for dataset %s with %d "
+                            "samples; use first >= 0, count >= 1 and first + count <= %d",
+                            count, first, base->name, base->count, base->count);
+    subset_impl *impl = calloc(1, sizeof(*impl));
+    int32_t *map = malloc((size_t)count * sizeof(int32_t));
+    if (!impl || !map) {
+        free(impl);
+        free(map);
+        return rt_set_error(RT_ERR_NOMEM, "out of memory for a range of %s", base->name);
+    }
+    for (int32_t i = 0; i < count; i++)
+        map[i] = first + i;
+    impl->base = base;
+    impl->map = map;
+
+    char name[64];
+    snprintf(name, sizeof(name), "%.36s[%d..%d]", base->name, first, first + count - 1);
+    app_dataset *ds;
+    int status =
+        app_dataset_new(name, count, base->num_classes, base->channels, &subset_ops, impl, &ds);
+    if (status != RT_OK) {
+        subset_destroy(&(app_dataset){.impl = impl});
+        return status;
+    }
+    memcpy(ds->labels, base->labels + first, (size_t)count * sizeof(int32_t));
+    if (base->clean_labels) {
+        ds->clean_labels = malloc((size_t)count * sizeof(int32_t));
+        if (!ds->clean_labels) {
+            app_dataset_free(ds);
+            return rt_set_error(RT_ERR_NOMEM, "out of memory for a range of %s", base->name);
+        }
+        memcpy(ds->clean_labels, base->clean_labels + first, (size_t)count * sizeof(int32_t));
+    }
+    *out = ds;
+    return RT_OK;
+}
+
 /* ---- CIFAR binary ---- */
 
 typedef struct {

@@ -146,6 +146,13 @@ typedef enum {
 int app_dataset_subset(const app_dataset *base, int32_t k, app_subset_mode mode, uint64_t seed,
                        app_dataset **out);
 
+/*
+ * Creates a view of the count samples of base from index first on, in order
+ * (labels copied, images loaded from base). base must outlive the view. Free
+ * the view with app_dataset_free.
+ */
+int app_dataset_range(const app_dataset *base, int32_t first, int32_t count, app_dataset **out);
+
 /* Returns the fraction of samples whose training label differs from the clean label (-1 if none).
  */
 double app_dataset_noise_rate(const app_dataset *ds);

@@ -479,6 +479,45 @@ START_TEST(subset_first_random_stratified)
 }
 END_TEST
 
+START_TEST(range_views_contiguous_slice)
+{
+    app_dataset *base = open_cifar_fixture(96, NULL);
+    int32_t *clean = malloc((size_t)base->count * sizeof(int32_t));
+    for (int32_t i = 0; i < base->count; i++)
+        clean[i] = (base->labels[i] + 1) % 10;
+    ck_assert_rt(app_dataset_set_labels(base, clean, base->count, "shifted labels"));
+    free(clean);
+
+    app_dataset *head = NULL, *tail = NULL;
+    ck_assert_rt(app_dataset_range(base, 0, 60, &head));
+    ck_assert_rt(app_dataset_range(base, 60, 40, &tail));
+    ck_assert_int_eq(head->count, 60);
+    ck_assert_int_eq(tail->count, 40);
+    ck_assert_int_eq(tail->num_classes, 10);
+    for (int32_t i = 0; i < 40; i++) {
+        ck_assert_int_eq(tail->labels[i], base->labels[60 + i]);
+        ck_assert_int_eq(tail->clean_labels[i], base->clean_labels[60 + i]);
+    }
+    app_image a = {0}, b = {0};
+    ck_assert_rt(app_dataset_load(tail, 5, &a));
+    ck_assert_rt(app_dataset_load(base, 65, &b));
+    ck_assert_mem_eq(a.data, b.data, 32 * 32 * 3);
+    app_image_free(&a);
+    app_image_free(&b);
+
+    app_dataset *bad = NULL;
+    ck_assert_int_eq(app_dataset_range(base, 60, 41, &bad), RT_ERR_INVALID);
+    ck_assert_ptr_null(bad);
+    ck_assert_msg(strstr(rt_last_error(), "first + count <= 100") != NULL, "message: %s",
+                  rt_last_error());
+    ck_assert_int_eq(app_dataset_range(base, -1, 5, &bad), RT_ERR_INVALID);
+    ck_assert_int_eq(app_dataset_range(base, 0, 0, &bad), RT_ERR_INVALID);
+    app_dataset_free(head);
+    app_dataset_free(tail);
+    app_dataset_free(base);
+}
+END_TEST
+
 START_TEST(set_labels_keeps_clean)
 {
     app_dataset *ds = open_cifar_fixture(16, NULL);
@@ -522,6 +561,7 @@ static Suite *labels_suite(void)
     tcase_add_test(tc, noise_pairflip_next_class);
     tcase_add_test(tc, noise_rejects_bad_arguments);
     tcase_add_test(tc, subset_first_random_stratified);
+    tcase_add_test(tc, range_views_contiguous_slice);
     tcase_add_test(tc, set_labels_keeps_clean);
     suite_add_tcase(s, tc);
     return s;
