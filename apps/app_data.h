@@ -117,9 +117,42 @@ int app_rafdb_open(const char *root, int train, const char *noisy_list, app_data
 
 /*
  * Office-Home domain folder: root/domain/<ClassName>/<file>. The label is the
- * index of the class folder in the byte-wise sorted list of class folders.
+ * index of the class folder in the byte-wise sorted list of this domain's
+ * class folders, so two domains get the same labels only when they have the
+ * same class folders: check with app_officehome_check_classes, or open them
+ * with app_officehome_open_domains.
  */
 int app_officehome_open(const char *root, const char *domain, app_dataset **out);
+
+/*
+ * Opens Office-Home domain folder root/domain like app_officehome_open, but
+ * the label of a class folder is its index in the byte-wise sorted union of
+ * the class folders of root/domains[0..n_domains). Opening every domain with
+ * the same domains list gives every domain the same labels and num_classes,
+ * even when a domain lacks a class folder. A class folder of domain that is in
+ * none of the listed domains is an error.
+ */
+int app_officehome_open_domains(const char *root, const char *domain, const char *const *domains,
+                                int n_domains, app_dataset **out);
+
+/*
+ * Checks that two Office-Home datasets have the same class folders, so their
+ * labels mean the same classes. Returns RT_ERR_FORMAT naming the first class
+ * folder that one has and the other lacks, and RT_ERR_INVALID when a dataset
+ * is not an Office-Home domain.
+ */
+int app_officehome_check_classes(const app_dataset *a, const app_dataset *b);
+
+/*
+ * Checks up front that every image of a list, RAF-DB or Office-Home dataset
+ * exists as a regular file (one stat per image), so a missing image is found
+ * at open time and not when the loader reaches it. Returns RT_ERR_NOT_FOUND
+ * naming the count of missing images and the first 5 with their list line
+ * numbers. Datasets whose samples are not separate files (CIFAR, JPEG packs,
+ * IDX, digits, subsets and ranges) return RT_OK without checking, so call it
+ * on the base dataset.
+ */
+int app_dataset_check_files(const app_dataset *ds);
 
 /*
  * IDX files (MNIST, Fashion-MNIST): uint8 images [n][rows][cols] and uint8

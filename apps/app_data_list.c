@@ -20,6 +20,10 @@ typedef struct {
     char *root;
     char **paths; /* [count], owned */
     int32_t count;
+    char *list_path;       /* file that names the images, NULL for a folder scan */
+    int32_t *line_numbers; /* [count] 1-based line of each image in list_path, or NULL */
+    char **class_names;    /* [num_class_names] Office-Home class folders, or NULL */
+    int32_t num_class_names;
 } files_impl;
 
 static void files_describe(const app_dataset *ds, int32_t index, char *buf, size_t size)
@@ -50,6 +54,11 @@ static void files_impl_free(files_impl *f)
             free(f->paths[i]);
     free(f->paths);
     free(f->root);
+    free(f->list_path);
+    free(f->line_numbers);
+    for (int32_t i = 0; i < f->num_class_names; i++)
+        free(f->class_names[i]);
+    free(f->class_names);
     free(f);
 }
 
@@ -60,14 +69,20 @@ static void files_destroy(app_dataset *ds)
 
 static const app_dataset_ops files_ops = {files_load, files_describe, files_destroy};
 
-static files_impl *files_impl_new(const char *root, int32_t capacity)
+/* Allocates room for capacity paths and, when list_path is not NULL, their line numbers. */
+static files_impl *files_impl_new(const char *root, int32_t capacity, const char *list_path)
 {
     files_impl *f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
+    size_t n = capacity > 0 ? (size_t)capacity : 1;
     f->root = strdup(root);
-    f->paths = calloc(capacity > 0 ? (size_t)capacity : 1, sizeof(char *));
-    if (!f->root || !f->paths) {
+    f->paths = calloc(n, sizeof(char *));
+    if (list_path) {
+        f->list_path = strdup(list_path);
+        f->line_numbers = calloc(n, sizeof(int32_t));
+    }
+    if (!f->root || !f->paths || (list_path && (!f->list_path || !f->line_numbers))) {
         files_impl_free(f);
         return NULL;
     }
@@ -143,7 +158,7 @@ int app_list_open(const char *root, const char *list_path, int label_base, int c
                             "'relative/path.jpg label'",
                             list_path);
     }
-    files_impl *f = files_impl_new(root, lines.count);
+    files_impl *f = files_impl_new(root, lines.count, list_path);
     int32_t *labels = malloc((size_t)lines.count * sizeof(int32_t));
     if (!f || !labels) {
         app_text_lines_free(&lines);
@@ -155,8 +170,10 @@ int app_list_open(const char *root, const char *list_path, int label_base, int c
     for (int32_t i = 0; i < lines.count && status == RT_OK; i++) {
         status = parse_list_line(list_path, lines.lines[i], lines.numbers[i], label_base, classes,
                                  &f->paths[i], &labels[i]);
-        if (status == RT_OK)
+        if (status == RT_OK) {
+            f->line_numbers[i] = lines.numbers[i];
             f->count++;
+        }
     }
     app_dataset *ds = NULL;
     if (status == RT_OK) {
@@ -278,7 +295,7 @@ int app_rafdb_open(const char *root, int train, const char *noisy_list, app_data
             rt_set_error(RT_ERR_FORMAT, "RAF-DB label file '%s' has no '%s' lines; check the file",
                          list_path, prefix);
 
-    files_impl *f = status == RT_OK ? files_impl_new(root, count) : NULL;
+    files_impl *f = status == RT_OK ? files_impl_new(root, count, list_path) : NULL;
     if (status == RT_OK && !f)
         status = rt_set_error(RT_ERR_NOMEM, "out of memory opening RAF-DB");
     app_dataset *ds = NULL;
@@ -298,6 +315,7 @@ int app_rafdb_open(const char *root, int train, const char *noisy_list, app_data
             status = rt_set_error(RT_ERR_NOMEM, "out of memory opening RAF-DB");
             break;
         }
+        f->line_numbers[j] = lines.numbers[i];
         f->count++;
         ds->labels[j] = entries[i].label;
         if (noisy) {
@@ -412,48 +430,127 @@ static int list_folder(const char *dir, int want_dirs, string_list *out)
     return status;
 }
 
-int app_officehome_open(const char *root, const char *domain, app_dataset **out)
+/* Sorts list byte-wise and drops repeated entries. */
+static void string_list_sort_unique(string_list *list)
 {
-    *out = NULL;
-    char *domain_dir = app_path_join(root, domain);
-    if (!domain_dir)
-        return rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
-    string_list classes = {0}, samples = {0};
-    int32_t *labels = NULL;
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof(char *), compare_strings);
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        if (kept > 0 && strcmp(list->items[kept - 1], list->items[i]) == 0)
+            free(list->items[i]);
+        else
+            list->items[kept++] = list->items[i];
+    }
+    list->count = kept;
+}
+
+/* Collects the class folder names of every listed domain into union_out, sorted and unique. */
+static int officehome_class_union(const char *root, const char *const *domains, int n_domains,
+                                  string_list *union_out)
+{
+    int status = RT_OK;
+    for (int d = 0; d < n_domains && status == RT_OK; d++) {
+        char *domain_dir = app_path_join(root, domains[d]);
+        string_list found = {0};
+        status = domain_dir ? list_folder(domain_dir, 1, &found)
+                            : rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
+        for (size_t c = 0; c < found.count && status == RT_OK; c++)
+            if (string_list_push(union_out, found.items[c]) != 0)
+                status = rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
+        string_list_free(&found);
+        free(domain_dir);
+    }
+    if (status == RT_OK)
+        string_list_sort_unique(union_out);
+    return status;
+}
+
+/* Returns the index of name in the sorted list, or -1. */
+static int32_t string_list_find(const string_list *list, const char *name)
+{
+    const char *key = name;
+    char **hit = list->count
+                     ? bsearch(&key, list->items, list->count, sizeof(char *), compare_strings)
+                     : NULL;
+    return hit ? (int32_t)(hit - list->items) : -1;
+}
+
+/* Lists the images of every class folder of domain_dir, labelled by their index in classes. */
+static int officehome_collect(const char *domain, const char *domain_dir,
+                              const string_list *classes, string_list *samples, int32_t **labels)
+{
+    string_list folders = {0};
     size_t labels_cap = 0;
-    int status = list_folder(domain_dir, 1, &classes);
-    if (status == RT_OK && classes.count < 2)
+    int status = list_folder(domain_dir, 1, &folders);
+    if (status == RT_OK && folders.count == 0)
         status = rt_set_error(RT_ERR_FORMAT,
-                              "Office-Home domain folder '%s' has %zu class folders; expected "
-                              "<domain>/<ClassName>/<file>.jpg with at least 2 classes",
-                              domain_dir, classes.count);
-    for (size_t c = 0; c < classes.count && status == RT_OK; c++) {
-        char *class_dir = app_path_join(domain_dir, classes.items[c]);
+                              "Office-Home domain folder '%s' has no class folders; expected "
+                              "<domain>/<ClassName>/<file>.jpg",
+                              domain_dir);
+    for (size_t c = 0; c < folders.count && status == RT_OK; c++) {
+        int32_t label = string_list_find(classes, folders.items[c]);
+        if (label < 0) {
+            status = rt_set_error(RT_ERR_FORMAT,
+                                  "Office-Home class folder '%s' of domain '%s' is in none of "
+                                  "the domains that define the class list; add its domain to "
+                                  "the list or remove the folder",
+                                  folders.items[c], domain);
+            break;
+        }
+        char *class_dir = app_path_join(domain_dir, folders.items[c]);
         string_list files = {0};
         status = class_dir ? list_folder(class_dir, 0, &files)
                            : rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
         for (size_t i = 0; i < files.count && status == RT_OK; i++) {
-            size_t n = strlen(domain) + strlen(classes.items[c]) + strlen(files.items[i]) + 3;
+            size_t n = strlen(domain) + strlen(folders.items[c]) + strlen(files.items[i]) + 3;
             char *rel = malloc(n);
             if (rel)
-                snprintf(rel, n, "%s/%s/%s", domain, classes.items[c], files.items[i]);
-            if (samples.count == labels_cap) {
+                snprintf(rel, n, "%s/%s/%s", domain, folders.items[c], files.items[i]);
+            if (samples->count == labels_cap) {
                 labels_cap = labels_cap ? 2 * labels_cap : 256;
-                int32_t *grown = realloc(labels, labels_cap * sizeof(int32_t));
+                int32_t *grown = realloc(*labels, labels_cap * sizeof(int32_t));
                 if (grown)
-                    labels = grown;
+                    *labels = grown;
                 else
                     labels_cap = 0;
             }
-            if (!rel || labels_cap == 0 || string_list_push(&samples, rel) != 0)
+            if (!rel || labels_cap == 0 || string_list_push(samples, rel) != 0)
                 status = rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
             else
-                labels[samples.count - 1] = (int32_t)c;
+                (*labels)[samples->count - 1] = label;
             free(rel);
         }
         string_list_free(&files);
         free(class_dir);
     }
+    string_list_free(&folders);
+    return status;
+}
+
+int app_officehome_open_domains(const char *root, const char *domain, const char *const *domains,
+                                int n_domains, app_dataset **out)
+{
+    *out = NULL;
+    if (n_domains < 1)
+        return rt_set_error(RT_ERR_INVALID,
+                            "Office-Home needs at least one domain for the class list, got %d",
+                            n_domains);
+    char *domain_dir = app_path_join(root, domain);
+    if (!domain_dir)
+        return rt_set_error(RT_ERR_NOMEM, "out of memory opening Office-Home");
+    string_list classes = {0}, samples = {0};
+    int32_t *labels = NULL;
+    int status = officehome_class_union(root, domains, n_domains, &classes);
+    if (status == RT_OK && classes.count < 2)
+        status = rt_set_error(RT_ERR_FORMAT,
+                              "Office-Home domains under '%s' have %zu class folders; expected "
+                              "<domain>/<ClassName>/<file>.jpg with at least 2 classes",
+                              root, classes.count);
+    if (status == RT_OK && classes.count > INT32_MAX)
+        status = rt_set_error(RT_ERR_FORMAT, "Office-Home root '%s' has too many classes", root);
+    if (status == RT_OK)
+        status = officehome_collect(domain, domain_dir, &classes, &samples, &labels);
     if (status == RT_OK && samples.count == 0)
         status = rt_set_error(RT_ERR_FORMAT,
                               "Office-Home domain folder '%s' has no .jpg/.jpeg/.png images",
@@ -475,14 +572,18 @@ int app_officehome_open(const char *root, const char *domain, app_dataset **out)
             f->root = root_copy;
             f->paths = samples.items;
             f->count = (int32_t)samples.count;
+            f->class_names = classes.items;
+            f->num_class_names = (int32_t)classes.count;
             samples.items = NULL;
             samples.count = 0;
+            classes.items = NULL;
+            classes.count = 0;
         }
     }
     if (status == RT_OK) {
         char name[64];
         snprintf(name, sizeof(name), "officehome:%.50s", domain);
-        status = app_dataset_new(name, f->count, (int32_t)classes.count, 3, &files_ops, f, &ds);
+        status = app_dataset_new(name, f->count, f->num_class_names, 3, &files_ops, f, &ds);
         if (status != RT_OK)
             files_impl_free(f);
     }
@@ -496,4 +597,101 @@ int app_officehome_open(const char *root, const char *domain, app_dataset **out)
         return status;
     *out = ds;
     return RT_OK;
+}
+
+int app_officehome_open(const char *root, const char *domain, app_dataset **out)
+{
+    return app_officehome_open_domains(root, domain, &domain, 1, out);
+}
+
+/* Returns the Office-Home reader state of ds, or NULL when ds is not an Office-Home domain. */
+static const files_impl *officehome_impl(const app_dataset *ds)
+{
+    if (!ds || ds->ops != &files_ops)
+        return NULL;
+    const files_impl *f = ds->impl;
+    return f->class_names ? f : NULL;
+}
+
+/* Returns the first class name of a (sorted) that b (sorted) lacks, or NULL. */
+static const char *first_class_missing(const files_impl *a, const files_impl *b)
+{
+    string_list b_names = {b->class_names, (size_t)b->num_class_names, 0};
+    for (int32_t i = 0; i < a->num_class_names; i++)
+        if (string_list_find(&b_names, a->class_names[i]) < 0)
+            return a->class_names[i];
+    return NULL;
+}
+
+int app_officehome_check_classes(const app_dataset *a, const app_dataset *b)
+{
+    const files_impl *fa = officehome_impl(a), *fb = officehome_impl(b);
+    if (!fa || !fb)
+        return rt_set_error(RT_ERR_INVALID,
+                            "app_officehome_check_classes needs two Office-Home datasets, got "
+                            "%s and %s",
+                            a ? a->name : "(null)", b ? b->name : "(null)");
+    const char *missing = first_class_missing(fa, fb);
+    if (missing)
+        return rt_set_error(RT_ERR_FORMAT,
+                            "Office-Home class folder '%s' is in %s but missing from %s, so "
+                            "their labels differ; add the folder or open both with "
+                            "app_officehome_open_domains",
+                            missing, a->name, b->name);
+    const char *extra = first_class_missing(fb, fa);
+    if (extra)
+        return rt_set_error(RT_ERR_FORMAT,
+                            "Office-Home class folder '%s' is in %s but missing from %s, so "
+                            "their labels differ; add the folder or open both with "
+                            "app_officehome_open_domains",
+                            extra, b->name, a->name);
+    return RT_OK;
+}
+
+/* ---- up-front checks ---- */
+
+/* Missing files named in the error of app_dataset_check_files; the rest are only counted. */
+#define CHECK_FILES_REPORTED 5
+
+int app_dataset_check_files(const app_dataset *ds)
+{
+    if (ds->ops != &files_ops)
+        return RT_OK;
+    const files_impl *f = ds->impl;
+    char report[2048] = "";
+    size_t used = 0;
+    int32_t missing = 0;
+    for (int32_t i = 0; i < f->count; i++) {
+        char *path = app_path_join(f->root, f->paths[i]);
+        if (!path)
+            return rt_set_error(RT_ERR_NOMEM, "out of memory checking the files of %s", ds->name);
+        struct stat st;
+        int found = stat(path, &st) == 0;
+        int stat_errno = errno;
+        if ((!found || !S_ISREG(st.st_mode)) && ++missing <= CHECK_FILES_REPORTED &&
+            used + 1 < sizeof(report)) {
+            const char *problem = found                  ? "not a regular file"
+                                  : stat_errno == ENOENT ? "not found"
+                                                         : strerror(stat_errno);
+            int n;
+            if (f->line_numbers)
+                n = snprintf(report + used, sizeof(report) - used, "%sline %d: %s (%s)",
+                             missing > 1 ? "; " : "", f->line_numbers[i], path, problem);
+            else
+                n = snprintf(report + used, sizeof(report) - used, "%s%s (%s)",
+                             missing > 1 ? "; " : "", path, problem);
+            used += n > 0 ? (size_t)n : 0;
+            if (used >= sizeof(report))
+                used = sizeof(report) - 1;
+        }
+        free(path);
+    }
+    if (missing == 0)
+        return RT_OK;
+    return rt_set_error(RT_ERR_NOT_FOUND,
+                        "%d of %d images of dataset %s%s%s are missing%s: %s; check the dataset "
+                        "root and the list",
+                        missing, f->count, ds->name, f->list_path ? " listed in " : "",
+                        f->list_path ? f->list_path : "",
+                        missing > CHECK_FILES_REPORTED ? " (the first 5 follow)" : "", report);
 }

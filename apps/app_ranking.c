@@ -32,13 +32,26 @@ static int configured_ranking(const app_config *cfg)
  * when that score is unavailable), prints the quality of every available
  * ranking when clean labels are known, and appends it to summary (JSON).
  */
+static bool has_finite(const float *score, int n)
+{
+    for (int i = 0; score && i < n; i++)
+        if (isfinite(score[i]))
+            return true;
+    return false;
+}
+
 int trainer_report_rankings(const trainer *t, float *const scores[RANK_COUNT], const char *csv_path,
                             FILE *summary)
 {
     int d = t->data.train->count;
     int chosen = configured_ranking(t->cfg);
-    if (!scores[chosen])
+    if (!has_finite(scores[chosen], d)) {
+        if (chosen != RANK_LOSS)
+            printf("note: %s scores are unavailable for this run (the method did not compute "
+                   "them), so samples are ranked by loss\n",
+                   rank_names[chosen]);
         chosen = RANK_LOSS;
+    }
     if (t->is_noisy) {
         printf("\nmislabeled-sample ranking on the training set (%d samples):\n", d);
         printf("  %-18s %8s %8s %8s %7s\n", "score", "AUROC", "prec@k", "recall", "k");
@@ -51,12 +64,12 @@ int trainer_report_rankings(const trainer *t, float *const scores[RANK_COUNT], c
         app_ranking_quality q;
         RT_TRY(app_ranking_evaluate(scores[r], t->is_noisy, d, t->cfg->uncertainty.top_k, &q));
         printf("  %-18s %8.4f %8.4f %8.4f %7d%s\n", rank_names[r], q.auroc, q.precision_at_k,
-               q.recall_at_k, q.k, r == chosen ? "   (ranking written to samples.csv)" : "");
-        fprintf(summary,
-                "%s\n    \"%s\": {\"auroc\": %.6f, \"precision_at_k\": %.6f, "
-                "\"recall_at_k\": %.6f, \"k\": %d, \"positives\": %d}",
-                first ? "" : ",", rank_names[r], q.auroc, q.precision_at_k, q.recall_at_k, q.k,
-                q.positives);
+               q.recall_at_k, q.k, r == chosen ? "   (order of the ranked CSV)" : "");
+        fprintf(summary, "%s\n    \"%s\": {", first ? "" : ",", rank_names[r]);
+        app_json_number(summary, "auroc", q.auroc, false);
+        app_json_number(summary, "precision_at_k", q.precision_at_k, false);
+        app_json_number(summary, "recall_at_k", q.recall_at_k, false);
+        fprintf(summary, "\"k\": %d, \"positives\": %d}", q.k, q.positives);
         first = false;
     }
     fprintf(summary, "%s},\n  \"ranking\": \"%s\"", first ? "" : "\n  ", rank_names[chosen]);
@@ -87,9 +100,13 @@ int trainer_report_rankings(const trainer *t, float *const scores[RANK_COUNT], c
         int clean = t->data.train->clean_labels ? t->data.train->clean_labels[idx] : -1;
         fprintf(csv.stream, "%d,%d,%s,%d,%d,%d", i + 1, idx, source, t->data.train->labels[idx],
                 clean, t->is_noisy ? t->is_noisy[idx] : -1);
-        for (int r = 0; r < RANK_COUNT; r++)
-            if (scores[r])
-                fprintf(csv.stream, ",%.6g", scores[r][idx]);
+        for (int r = 0; r < RANK_COUNT; r++) {
+            if (!scores[r])
+                continue;
+            /* the score of prob_given is 1 - p; the CSV shows p itself */
+            float value = r == RANK_PROB_GIVEN ? 1.0f - scores[r][idx] : scores[r][idx];
+            fprintf(csv.stream, ",%.6g", value);
+        }
         fprintf(csv.stream, "\n");
     }
     free(order);
@@ -140,12 +157,18 @@ int trainer_write_summary(trainer *t)
     fprintf(f.stream, "{\n  \"method\": \"%s\",\n  \"seed\": %lld,\n  \"epochs\": %d,\n",
             app_config_enum_name("method.name", t->cfg->method.name), t->cfg->run.seed,
             t->cfg->run.epochs);
-    fprintf(f.stream,
-            "  \"last_test_acc\": %.4f,\n  \"best_test_acc\": %.4f,\n"
-            "  \"best_epoch\": %d,\n  \"noise_rate\": %.6f,\n  \"train_samples\": %d,\n"
-            "  \"seconds\": %.1f,\n",
-            last ? last->test_acc : NAN, t->best_acc, t->best_epoch, t->data.noise_rate, d,
-            t->run_seconds);
+    double seconds = 0;
+    for (int i = 0; i < t->n_records; i++)
+        seconds += t->records[i].seconds;
+    fprintf(f.stream, "  ");
+    app_json_number(f.stream, "last_test_acc", last ? last->test_acc : NAN, false);
+    app_json_number(f.stream, "best_test_acc", t->best_acc >= 0 ? t->best_acc : NAN, false);
+    fprintf(f.stream, "\"best_epoch\": %d,\n  ", t->best_epoch);
+    app_json_number(f.stream, "noise_rate", t->data.noise_rate >= 0 ? t->data.noise_rate : NAN,
+                    false);
+    fprintf(f.stream, "\"train_samples\": %d,\n  ", d);
+    app_json_number(f.stream, "seconds", seconds, false);
+    fprintf(f.stream, "\n");
     st = trainer_report_rankings(t, scores, csv_path, f.stream);
     fprintf(f.stream, "\n}\n");
     free(buf);

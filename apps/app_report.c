@@ -9,11 +9,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void app_json_number(FILE *out, const char *key, double value, bool last)
+{
+    if (isfinite(value))
+        fprintf(out, "\"%s\": %.6g%s", key, value, last ? "" : ", ");
+    else
+        fprintf(out, "\"%s\": null%s", key, last ? "" : ", ");
+}
+
 int app_atomic_open(app_atomic_file *f, const char *path)
 {
     memset(f, 0, sizeof *f);
+    if (strlen(path) >= sizeof f->path)
+        return rt_set_error(RT_ERR_INVALID,
+                            "output path is %zu bytes long, above the limit of "
+                            "%zu: choose a shorter output directory",
+                            strlen(path), sizeof f->path - 1);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return rt_set_error(RT_ERR_IO,
+                            "%s exists and is not a regular file; choose another "
+                            "output path",
+                            path);
     snprintf(f->path, sizeof f->path, "%s", path);
-    snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp", path);
+    /* the process id keeps two writers of the same file from sharing a temporary */
+    snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     f->stream = fopen(f->tmp_path, "w");
     if (!f->stream)
         return rt_set_error(RT_ERR_IO,

@@ -17,13 +17,16 @@
 typedef struct app_atomic_file {
     FILE *stream;
     char path[1024];
-    char tmp_path[1040];
+    char tmp_path[1100];
 } app_atomic_file;
 
 int app_atomic_open(app_atomic_file *f, const char *path);
 int app_atomic_commit(app_atomic_file *f);
 /* Closes and removes the temporary file (after a failed write). */
 void app_atomic_abort(app_atomic_file *f);
+
+/* Writes "key": value followed by ", " (or nothing when last); NaN and Inf become null. */
+void app_json_number(FILE *out, const char *key, double value, bool last);
 
 /* Creates a directory and its parents; the error names the path and the reason. */
 int app_mkdirs(const char *path);

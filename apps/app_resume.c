@@ -26,6 +26,9 @@ static int pack_resume_state(trainer *t, int next_epoch, void **out, size_t *siz
     h->n_records = t->n_records;
     h->dataset_size = (int32_t)d;
     h->has_uncertainty = t->mining;
+    h->data_fingerprint = t->data_fingerprint;
+    h->triplet_sum = t->triplet_sum;
+    h->triplet_steps = t->triplet_steps;
     unsigned char *p = blob + sizeof *h;
     memcpy(p, t->records, (size_t)t->n_records * sizeof(epoch_record));
     p += (size_t)t->n_records * sizeof(epoch_record);
@@ -43,17 +46,21 @@ static int pack_resume_state(trainer *t, int next_epoch, void **out, size_t *siz
     return RT_OK;
 }
 
+/*
+ * Every failure here is RT_ERR_INVALID: the model weights are already loaded
+ * when this runs, so a caller must not fall back to another checkpoint.
+ */
 int trainer_unpack_state(trainer *t, const void *blob, size_t size, const char *path)
 {
     const resume_header *h = blob;
     size_t d = (size_t)t->data.train->count;
     if (!blob || size < sizeof *h || h->magic != RESUME_MAGIC)
-        return rt_set_error(RT_ERR_FORMAT,
+        return rt_set_error(RT_ERR_INVALID,
                             "%s has no training state; it cannot be resumed "
                             "(use it with --checkpoint or model.pretrained)",
                             path);
     if ((size_t)h->dataset_size != d)
-        return rt_set_error(RT_ERR_FORMAT,
+        return rt_set_error(RT_ERR_INVALID,
                             "%s was trained on %d samples but this config has %zu; "
                             "resume with the config of that run",
                             path, h->dataset_size, d);
@@ -61,9 +68,17 @@ int trainer_unpack_state(trainer *t, const void *blob, size_t size, const char *
                     4 * d * sizeof(float) +
                     (h->has_uncertainty ? d * (sizeof(float) + sizeof(int)) : 0);
     if (size != expect || h->n_records < 0 || h->n_records > MAX_EPOCH_RECORDS)
-        return rt_set_error(RT_ERR_FORMAT, "training state in %s has %zu bytes, expected %zu", path,
-                            size, expect);
+        return rt_set_error(RT_ERR_INVALID, "training state in %s has %zu bytes, expected %zu",
+                            path, size, expect);
+    if (h->data_fingerprint != t->data_fingerprint)
+        return rt_set_error(RT_ERR_INVALID,
+                            "%s was trained on other samples or labels than this config selects "
+                            "(data.root, data.label_file, data.label_set, data.train_subset, "
+                            "data.subset_seed or data.noise differ); use the config of that run",
+                            path);
     t->epoch = h->next_epoch;
+    t->triplet_sum = h->triplet_sum;
+    t->triplet_steps = h->triplet_steps;
     t->step = h->step;
     t->best_acc = h->best_acc;
     t->best_epoch = h->best_epoch;
@@ -156,11 +171,26 @@ int trainer_save_rotating(trainer *t, int next_epoch, char *path_out, size_t siz
     return RT_OK;
 }
 
+/* Prints the config keys whose value differs from the run that wrote the checkpoint. */
+static void warn_config_changes(const trainer *t, const char *path, const char *saved_yaml)
+{
+    app_config saved;
+    if (app_config_load_buffer(&saved, path, saved_yaml, strlen(saved_yaml), NULL, 0, NULL) !=
+        RT_OK)
+        return;
+    char diff[2048];
+    if (app_config_compare(&saved, t->cfg, diff, sizeof diff) > 0)
+        printf("warning: resuming with settings that differ from the run that wrote %s: %s\n", path,
+               diff);
+}
+
 static int load_training_checkpoint(trainer *t, const char *path)
 {
     nn_checkpoint_header header = {0};
     RT_TRY(nn_checkpoint_load(t->ctx, path, nn_resnet_params(t->net), t->opt, &header));
     int st = trainer_unpack_state(t, header.rng_state, header.rng_state_size, path);
+    if (st == RT_OK && header.metadata)
+        warn_config_changes(t, path, header.metadata);
     nn_checkpoint_header_free(&header);
     return st;
 }
@@ -168,6 +198,8 @@ static int load_training_checkpoint(trainer *t, const char *path)
 /* Resumes from path, or with "auto" from the newest checkpoint that loads. */
 int trainer_resume(trainer *t, const char *resume)
 {
+    if (!resume[0])
+        return rt_set_error(RT_ERR_INVALID, "--resume needs 'auto' or a checkpoint path");
     if (strcmp(resume, "auto") != 0) {
         RT_TRY(load_training_checkpoint(t, resume));
         printf("resumed from %s at epoch %d, step %lld\n", resume, t->epoch + 1,
@@ -180,11 +212,17 @@ int trainer_resume(trainer *t, const char *resume)
     for (int i = 0; i < count; i++) {
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", t->ckpt_dir, names[i]);
-        if (load_training_checkpoint(t, path) == RT_OK) {
+        int st = load_training_checkpoint(t, path);
+        if (st == RT_OK) {
             printf("resumed from %s at epoch %d, step %lld\n", path, t->epoch + 1,
                    (long long)t->step);
             free_names(names, count);
             return RT_OK;
+        }
+        /* another config is no reason to fall back to an older checkpoint of the same run */
+        if (st == RT_ERR_INVALID) {
+            free_names(names, count);
+            return st;
         }
         fprintf(stderr, "warning: skipping checkpoint %s: %s\n", path, rt_last_error());
     }

@@ -174,8 +174,9 @@ static int open_officehome(const app_config *cfg, app_datasets *d)
 static int open_cifar(const app_config *cfg, app_datasets *d, int classes, bool human_labels)
 {
     const app_data_config *data = &cfg->data;
-    RT_TRY(app_cifar_open(data->root, classes, 1, &d->train_base));
-    RT_TRY(app_cifar_open(data->root, classes, 0, &d->test_base));
+    unsigned flags = data->allow_partial_cifar ? APP_CIFAR_ALLOW_PARTIAL : 0;
+    RT_TRY(app_cifar_open_flags(data->root, classes, 1, flags, &d->train_base));
+    RT_TRY(app_cifar_open_flags(data->root, classes, 0, flags, &d->test_base));
     if (!human_labels)
         return RT_OK;
     if (!data->label_file[0])

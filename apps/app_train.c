@@ -25,14 +25,6 @@ static void on_stop_signal(int sig)
 
 /* ---- metrics logs ---- */
 
-static void json_number(FILE *f, const char *key, double v, bool last)
-{
-    if (isfinite(v))
-        fprintf(f, "\"%s\": %.6g%s", key, v, last ? "" : ", ");
-    else
-        fprintf(f, "\"%s\": null%s", key, last ? "" : ", ");
-}
-
 static int write_metrics(const trainer *t)
 {
     char path[1200];
@@ -56,17 +48,17 @@ static int write_metrics(const trainer *t)
         FILE *f = jsonl.stream;
         fprintf(f, "{\"epoch\": %d, \"method\": \"%s\", ", r->epoch,
                 app_config_enum_name("method.name", t->cfg->method.name));
-        json_number(f, "lr", r->lr, false);
-        json_number(f, "train_loss", r->train_loss, false);
-        json_number(f, "train_acc", r->train_acc, false);
-        json_number(f, "train_acc_clean", r->train_acc_clean, false);
-        json_number(f, "train_acc_noisy_given", r->train_acc_noisy_given, false);
-        json_number(f, "train_acc_noisy_true", r->train_acc_noisy_true, false);
-        json_number(f, "triplet_loss", r->triplet_loss, false);
-        json_number(f, "test_loss", r->test_loss, false);
-        json_number(f, "test_acc", r->test_acc, false);
-        json_number(f, "seconds", r->seconds, false);
-        json_number(f, "data_wait", r->data_wait, true);
+        app_json_number(f, "lr", r->lr, false);
+        app_json_number(f, "train_loss", r->train_loss, false);
+        app_json_number(f, "train_acc", r->train_acc, false);
+        app_json_number(f, "train_acc_clean", r->train_acc_clean, false);
+        app_json_number(f, "train_acc_noisy_given", r->train_acc_noisy_given, false);
+        app_json_number(f, "train_acc_noisy_true", r->train_acc_noisy_true, false);
+        app_json_number(f, "triplet_loss", r->triplet_loss, false);
+        app_json_number(f, "test_loss", r->test_loss, false);
+        app_json_number(f, "test_acc", r->test_acc, false);
+        app_json_number(f, "seconds", r->seconds, false);
+        app_json_number(f, "data_wait", r->data_wait, true);
         fprintf(f, "}\n");
     }
     return app_atomic_commit(&jsonl);
@@ -119,6 +111,29 @@ static int epoch_train_stats(trainer *t, epoch_record *r)
 
 /* ---- one epoch ---- */
 
+/* Adds the triplet loss tensor of this step to the epoch's device sum. */
+static int accumulate_triplet(trainer *t, const rt_tensor *loss)
+{
+    if (!t->triplet_accum.buf) {
+        int shape[1] = {(int)loss->numel};
+        RT_TRY(rt_tensor_alloc(t->ctx, &t->triplet_accum, "triplet.epoch_sum", RT_F32, 1, shape));
+        RT_TRY(rt_tensor_zero(&t->triplet_accum));
+    }
+    t->triplet_steps++;
+    return nn_axpy(t->ctx, 1.0f, loss, &t->triplet_accum);
+}
+
+/* Moves the device sum of triplet losses into t->triplet_sum and zeroes it. */
+static int collect_triplet(trainer *t)
+{
+    if (!t->triplet_accum.buf)
+        return RT_OK;
+    float sum;
+    RT_TRY(rt_tensor_read_range(&t->triplet_accum, 0, 1, &sum));
+    t->triplet_sum += sum;
+    return rt_tensor_zero(&t->triplet_accum);
+}
+
 static int train_step(trainer *t, const app_batch *b, double lr, bool log_now, float *stats_out,
                       float *triplet_out)
 {
@@ -136,6 +151,8 @@ static int train_step(trainer *t, const app_batch *b, double lr, bool log_now, f
     RT_TRY(nn_resnet_backward(ctx, t->net, &t->dlogits, dembedding));
     RT_TRY(nn_optim_step(ctx, t->opt, (float)lr));
     RT_TRY(trainer_record_samples(t, b->size));
+    if (triplet_loss)
+        RT_TRY(accumulate_triplet(t, triplet_loss));
     *triplet_out = 0.0f;
     if (!log_now)
         return RT_OK;
@@ -163,9 +180,9 @@ static int train_epoch(trainer *t, bool *interrupted, double *triplet_mean, char
 {
     const app_config *cfg = t->cfg;
     RT_TRY(app_loader_start_epoch(t->loader));
-    int64_t total = app_loader_epoch_batches(t->loader);
-    double wait_sum = 0, triplet_sum = 0, window_start = app_now_seconds();
-    int triplet_count = 0, window_images = 0, window_steps = 0;
+    int64_t total = t->steps_per_epoch;
+    double wait_sum = 0, window_start = app_now_seconds();
+    int window_images = 0, window_steps = 0;
     double window_wait = 0;
     *interrupted = false;
     for (;;) {
@@ -198,8 +215,6 @@ static int train_epoch(trainer *t, bool *interrupted, double *triplet_mean, char
                    1e3 * elapsed / window_steps, window_images / elapsed,
                    100.0 * window_wait / elapsed);
             fflush(stdout);
-            triplet_sum += triplet;
-            triplet_count++;
             window_start = app_now_seconds();
             window_images = window_steps = 0;
             window_wait = 0;
@@ -210,7 +225,12 @@ static int train_epoch(trainer *t, bool *interrupted, double *triplet_mean, char
         }
     }
     t->epoch_wait += wait_sum;
-    *triplet_mean = triplet_count ? triplet_sum / triplet_count : NAN;
+    RT_TRY(collect_triplet(t));
+    *triplet_mean = t->triplet_steps ? t->triplet_sum / (double)t->triplet_steps : NAN;
+    if (!*interrupted) {
+        t->triplet_sum = 0;
+        t->triplet_steps = 0;
+    }
     return RT_OK;
 }
 
@@ -232,6 +252,9 @@ static int finish_epoch(trainer *t, double triplet_mean, char *last_good, size_t
     if ((cfg->run.eval_every > 0 && (t->epoch + 1) % cfg->run.eval_every == 0) || last_epoch) {
         RT_TRY(trainer_evaluate(t, t->data.test, &r->test_loss, &r->test_acc));
         r->evaluated = 1;
+        /* running statistics can blow up while the training loss is still finite */
+        if (!isfinite(r->test_loss))
+            return trainer_diverged(t, r->test_loss, r->lr, last_good);
     }
     r->seconds = app_now_seconds() - t->epoch_start;
     r->data_wait = t->epoch_wait;
@@ -269,6 +292,13 @@ static int run_training(trainer *t)
     char last_good[1200] = "";
     if (t->options->resume)
         RT_TRY(trainer_resume(t, t->options->resume));
+    if (t->epoch >= cfg->run.epochs && t->n_records > 0) {
+        printf("the checkpoint has already finished %d epochs (run.epochs is %d); raise "
+               "run.epochs to train further\n",
+               t->epoch, cfg->run.epochs);
+        RT_TRY(write_metrics(t));
+        return trainer_write_summary(t);
+    }
     trainer_print_startup(t);
     double run_start = app_now_seconds();
     while (t->epoch < cfg->run.epochs) {
@@ -294,7 +324,7 @@ static int run_training(trainer *t)
     t->run_seconds = app_now_seconds() - run_start;
     const epoch_record *last = t->n_records ? &t->records[t->n_records - 1] : NULL;
     printf("\nresult: last test accuracy %.2f%% (epoch %d), best test accuracy %.2f%% "
-           "(epoch %d), %.1f s\n",
+           "(epoch %d), %.1f s in this process\n",
            last ? last->test_acc : NAN, last ? last->epoch : 0, t->best_acc, t->best_epoch,
            t->run_seconds);
     RT_TRY(trainer_write_summary(t));

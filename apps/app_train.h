@@ -12,11 +12,14 @@
 
 #include "apps/app_config.h"
 
+#include <stdbool.h>
+
 typedef struct app_run_options {
     const char *config_path; /* for the start-up table */
     const char *resume;      /* NULL, "auto" or a checkpoint path */
     const char *checkpoint;  /* eval and uncertainty: the checkpoint to load */
     const char *output_csv;  /* uncertainty: where to write the ranked CSV; NULL = run dir */
+    bool output_given;       /* --output was given (it is already in run.output_dir) */
 } app_run_options;
 
 /* Exit statuses of the commands besides 0 and the usage error 2. */

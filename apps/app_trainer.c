@@ -2,7 +2,11 @@
 #include "apps/app_trainer.h"
 #include "apps/app_report.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,6 +161,7 @@ void trainer_free(trainer *t)
     rt_tensor_free(&t->sample_pred);
     rt_tensor_free(&t->sample_prob);
     rt_tensor_free(&t->sample_seen);
+    rt_tensor_free(&t->triplet_accum);
     nn_optim_free(t->opt);
     alum_free(t->method);
     nn_resnet_free(t->net);
@@ -165,7 +170,10 @@ void trainer_free(trainer *t)
     free(t->records);
     free(t->config_yaml);
     rt_context_free(t->ctx);
+    if (t->lock_fd >= 0)
+        close(t->lock_fd); /* releases the flock */
     memset(t, 0, sizeof *t);
+    t->lock_fd = -1;
 }
 
 static int config_to_yaml(const app_config *cfg, char **out)
@@ -258,11 +266,62 @@ static int setup_noise_flags(trainer *t)
     return RT_OK;
 }
 
+uint64_t trainer_data_fingerprint(const app_dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char text[600];
+    for (int32_t i = 0; i < ds->count; i++) {
+        app_dataset_describe(ds, i, text, sizeof text);
+        size_t len = strlen(text);
+        snprintf(text + len, sizeof text - len, "|%d|%d", ds->labels[i],
+                 ds->clean_labels ? ds->clean_labels[i] : -1);
+        for (const char *c = text; *c; c++)
+            h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Takes an exclusive lock on RUN_DIR/.lock so two runs cannot share a directory. */
+static int lock_run_dir(trainer *t)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/.lock", t->run_dir);
+    t->lock_fd = open(path, O_RDWR | O_CREAT, 0666);
+    if (t->lock_fd < 0)
+        return rt_set_error(RT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    if (flock(t->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return rt_set_error(RT_ERR_IO,
+                            "run directory %s is in use by another alumcl process; wait for it "
+                            "or choose another --output",
+                            t->run_dir);
+    return RT_OK;
+}
+
+/* Rejects a directory that already holds a run unless the run is being resumed. */
+static int check_run_dir_free(const trainer *t)
+{
+    if (t->options->resume)
+        return RT_OK;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.yaml", t->run_dir);
+    if (access(path, F_OK) == 0)
+        return rt_set_error(RT_ERR_INVALID,
+                            "run directory %s already holds a run; continue it with --resume "
+                            "auto, or choose another --output (or delete the directory)",
+                            t->run_dir);
+    return RT_OK;
+}
+
 static int setup_run_dir(trainer *t)
 {
+    if (!t->cfg->run.output_dir[0])
+        return rt_set_error(RT_ERR_INVALID,
+                            "the output directory is empty; set --output DIR or run.output_dir");
     snprintf(t->run_dir, sizeof t->run_dir, "%s", t->cfg->run.output_dir);
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", t->run_dir);
     RT_TRY(app_mkdirs(t->run_dir));
+    RT_TRY(lock_run_dir(t));
+    RT_TRY(check_run_dir_free(t));
     RT_TRY(app_mkdirs(t->ckpt_dir));
     char path[1200];
     snprintf(path, sizeof path, "%s/config.yaml", t->run_dir);
@@ -275,6 +334,7 @@ static int setup_run_dir(trainer *t)
 int trainer_setup(trainer *t, const app_config *cfg, const app_run_options *options, bool training)
 {
     memset(t, 0, sizeof *t);
+    t->lock_fd = -1;
     t->cfg = cfg;
     t->options = options;
     t->best_acc = -1;
@@ -288,6 +348,7 @@ int trainer_setup(trainer *t, const app_config *cfg, const app_run_options *opti
     printf("device: %s\n", device);
     RT_TRY(app_datasets_open(cfg, &t->data));
     RT_TRY(setup_noise_flags(t));
+    t->data_fingerprint = trainer_data_fingerprint(t->data.train);
     RT_TRY(setup_model(t));
     if (training) {
         RT_TRY(setup_run_dir(t));
@@ -314,10 +375,10 @@ void trainer_print_startup(const trainer *t)
                100.0 * t->data.noise_rate);
     else
         printf("%-22s unknown (no clean labels)\n", "label noise");
-    printf("%-22s %d, %d steps per epoch, %d epochs\n", "batch size",
+    printf("%-22s %d, %d steps per epoch, %d epoch%s\n", "batch size",
            cfg->data.sampler == APP_SAMPLER_TYPE_PK ? cfg->data.pk_classes * cfg->data.pk_samples
                                                     : cfg->data.batch_size,
-           t->steps_per_epoch, cfg->run.epochs);
+           t->steps_per_epoch, cfg->run.epochs, cfg->run.epochs == 1 ? "" : "s");
     printf("%-22s %s, lr %g, weight decay %g, schedule %s\n", "optimiser",
            app_config_enum_name("optim.name", cfg->optim.name), cfg->optim.lr,
            cfg->optim.weight_decay, app_config_enum_name("schedule.type", cfg->schedule.type));

@@ -43,6 +43,9 @@ typedef struct resume_header {
     int32_t n_records;
     int32_t dataset_size;
     int32_t has_uncertainty;
+    uint64_t data_fingerprint; /* of the training samples and their labels */
+    double triplet_sum;        /* triplet losses summed over the steps of this epoch so far */
+    int64_t triplet_steps;
 } resume_header;
 
 typedef struct trainer {
@@ -72,7 +75,12 @@ typedef struct trainer {
     epoch_record *records;
     int n_records;
     double epoch_wait, epoch_start;
-    double run_seconds; /* wall time of the training loop in this process */
+    double run_seconds;        /* wall time of the training loop in this process */
+    uint64_t data_fingerprint; /* see trainer_data_fingerprint */
+    rt_tensor triplet_accum;   /* device sum of the triplet loss tensor over an epoch's steps */
+    double triplet_sum;        /* host part of the sum, from before a resume */
+    int64_t triplet_steps;
+    int lock_fd; /* run-directory lock, -1 when none */
 } trainer;
 
 /* Mislabeled-sample scores; higher means more likely mislabeled. */
@@ -84,6 +92,13 @@ enum {
     RANK_MODEL_MI,
     RANK_COUNT
 };
+
+/*
+ * Returns a 64-bit FNV-1a hash of the training set: every sample's source
+ * description, training label and clean label. A checkpoint records it, so
+ * per-sample arrays are never restored onto other images.
+ */
+uint64_t trainer_data_fingerprint(const app_dataset *ds);
 
 /* Monotonic wall-clock time in seconds. */
 double app_now_seconds(void);

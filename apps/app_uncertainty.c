@@ -101,6 +101,34 @@ static int model_uncertainty(trainer *t, float *entropy, float *mutual_info)
     return st;
 }
 
+/*
+ * Chooses where uncertainty.csv/json go: --output when given, else the run
+ * directory of the checkpoint (RUN/checkpoints/X.ckpt), else run.output_dir.
+ */
+static void output_dir_for(const app_config *cfg, const app_run_options *options, char *dir,
+                           size_t size)
+{
+    if (options->output_given) {
+        snprintf(dir, size, "%s", cfg->run.output_dir);
+        return;
+    }
+    snprintf(dir, size, "%s", options->checkpoint);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        char *parent = strrchr(dir, '/');
+        const char *base = parent ? parent + 1 : dir;
+        if (strcmp(base, "checkpoints") == 0) {
+            if (parent)
+                *parent = '\0';
+            else
+                snprintf(dir, size, ".");
+            return;
+        }
+    }
+    snprintf(dir, size, "%s", cfg->run.output_dir);
+}
+
 static int run_uncertainty(trainer *t, const app_run_options *options)
 {
     const app_config *cfg = t->cfg;
@@ -126,7 +154,7 @@ static int run_uncertainty(trainer *t, const app_run_options *options)
         st = model_uncertainty(t, scores[RANK_MODEL_ENTROPY], scores[RANK_MODEL_MI]);
     }
     char dir[1024], csv_path[1200], json_path[1200];
-    snprintf(dir, sizeof dir, "%s", cfg->run.output_dir);
+    output_dir_for(cfg, options, dir, sizeof dir);
     snprintf(csv_path, sizeof csv_path, "%s", options->output_csv ? options->output_csv : "");
     if (!options->output_csv)
         snprintf(csv_path, sizeof csv_path, "%s/uncertainty.csv", dir);

@@ -18,14 +18,17 @@ static const char usage_text[] =
     "  eval CONFIG --checkpoint PATH [KEY=VALUE ...] [--device SEL]\n"
     "                              test-set loss and accuracy of a checkpoint\n"
     "  uncertainty CONFIG --checkpoint PATH [KEY=VALUE ...] [--device SEL] [--csv FILE]\n"
-    "                              rank training samples by how likely their label is wrong\n"
+    "        [--output DIR]        rank training samples by how likely their label is wrong;\n"
+    "                              writes uncertainty.csv and .json to DIR (default: the\n"
+    "                              checkpoint's run directory)\n"
     "  devices                     list OpenCL platforms and devices\n"
     "  tune-gemm [--device SEL] [--fraction F]\n"
     "                              tune CLBlast's GEMM for the device (clblast-utils) and store\n"
     "                              the result beside the kernel cache; F is the share of the\n"
     "                              search space tried (default 0.02)\n"
     "  config [CONFIG] [KEY=VALUE ...] [--markdown]\n"
-    "                              print the resolved config, or without CONFIG the key table\n"
+    "                              print the resolved config, or without CONFIG (or with\n"
+    "                              --help) the table of every key\n"
     "\n"
     "device selection (--device or ALUMCL_DEVICE; the flag wins): P:D (platform:device index\n"
     "from 'alumcl devices'), gpu, cpu, or part of a device name. Default: the first GPU,\n"
@@ -48,6 +51,7 @@ typedef struct cli {
     const char *fraction;
     bool print_config;
     bool markdown;
+    bool help;
 } cli;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -86,8 +90,7 @@ static int parse_args(int argc, char **argv, cli *c)
         } else if (strcmp(a, "--markdown") == 0) {
             c->markdown = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
-            exit(0);
+            c->help = true;
         } else if (a[0] == '-') {
             return usage_error("unknown option %s", a);
         } else if (strchr(a, '=')) {
@@ -120,8 +123,14 @@ static int load_config(const cli *c, app_config *cfg)
         snprintf(cfg->device.selector, sizeof cfg->device.selector, "%s", c->device);
     else if (env_device && *env_device)
         snprintf(cfg->device.selector, sizeof cfg->device.selector, "%s", env_device);
-    if (c->output)
+    if (c->output) {
+        if (!c->output[0] || strlen(c->output) >= sizeof cfg->run.output_dir) {
+            fprintf(stderr, "alumcl: --output must be a path of 1 to %zu bytes\n",
+                    sizeof cfg->run.output_dir - 1);
+            return 1;
+        }
         snprintf(cfg->run.output_dir, sizeof cfg->run.output_dir, "%s", c->output);
+    }
     return 0;
 }
 
@@ -195,6 +204,7 @@ static int cmd_run(const cli *c)
     options.resume = c->resume;
     options.checkpoint = c->checkpoint;
     options.output_csv = c->csv;
+    options.output_given = c->output != NULL;
     if (strcmp(c->command, "train") == 0)
         return app_train(&cfg, &options);
     if (strcmp(c->command, "eval") == 0)
@@ -222,6 +232,17 @@ int main(int argc, char **argv)
     int st = parse_args(argc, argv, &c);
     if (st != 0)
         return st;
+    if (c.help && strcmp(c.command, "config") == 0) {
+        app_config_print_help(stdout, c.markdown);
+        return 0;
+    }
+    if (c.help) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    bool takes_config = strcmp(c.command, "devices") != 0 && strcmp(c.command, "tune-gemm") != 0;
+    if (!takes_config && (c.config_path || c.n_overrides))
+        return usage_error("%s takes no CONFIG or KEY=VALUE arguments", c.command);
     if (strcmp(c.command, "devices") == 0)
         return cmd_devices();
     if (strcmp(c.command, "config") == 0)

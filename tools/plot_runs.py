@@ -25,7 +25,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def read_metrics(run):
-    with open(os.path.join(run, "metrics.csv"), newline="") as f:
+    path = os.path.join(run, "metrics.csv")
+    if not os.path.exists(path):
+        sys.exit(f"error: {path} not found; is {run} an alumcl run directory that finished an "
+                 "epoch?")
+    with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         sys.exit(f"error: {run}/metrics.csv has no epochs; did the run finish one epoch?")
@@ -121,6 +125,8 @@ def main():
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (run, rows) in enumerate(metrics.items()):
+        if all(v != v for v in column(rows, "train_acc_clean")):
+            continue  # no clean labels, so nothing to compare
         colour = f"C{i}"
         epochs = column(rows, "epoch")
         ax.plot(epochs, column(rows, "train_acc_clean"), color=colour, label=f"{label_of(run)}: clean")

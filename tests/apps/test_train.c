@@ -111,6 +111,7 @@ static void tiny_config(app_config *cfg, const char *name, const char *const *ex
                                  out,
                                  resname,
                                  "data.dataset=cifar10",
+                                 "data.allow_partial_cifar=true",
                                  "data.noise.type=symmetric",
                                  "data.noise.rate=0.4",
                                  "data.noise.seed=3",
@@ -125,7 +126,7 @@ static void tiny_config(app_config *cfg, const char *name, const char *const *ex
                                  "method.name=alum",
                                  "method.lc_points=[P0,P2,P3,P4]",
                                  "uncertainty.mc_passes=2"};
-    int n = 18;
+    int n = 19;
     for (int i = 0; extra && extra[i]; i++)
         overrides[n++] = extra[i];
     char *errors = NULL;
@@ -232,6 +233,33 @@ START_TEST(resumed_run_matches_uninterrupted)
 }
 END_TEST
 
+START_TEST(reused_run_dir_rejected)
+{
+    app_config cfg;
+    const char *one_epoch[] = {"run.epochs=1", NULL};
+    tiny_config(&cfg, "reused", one_epoch);
+    app_run_options opt = {0};
+    ck_assert_int_eq(app_train(&cfg, &opt), 0);
+    ck_assert_int_eq(app_train(&cfg, &opt), APP_EXIT_FAILURE);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "already holds a run"));
+}
+END_TEST
+
+START_TEST(resume_with_other_data_rejected)
+{
+    app_config cfg;
+    const char *one_epoch[] = {"run.epochs=1", NULL};
+    tiny_config(&cfg, "otherdata", one_epoch);
+    app_run_options opt = {0};
+    ck_assert_int_eq(app_train(&cfg, &opt), 0);
+    const char *other_noise[] = {"data.noise.seed=4", NULL};
+    tiny_config(&cfg, "otherdata", other_noise);
+    opt.resume = "auto";
+    ck_assert_int_eq(app_train(&cfg, &opt), APP_EXIT_FAILURE);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "other samples or labels"));
+}
+END_TEST
+
 START_TEST(divergence_stops_with_status)
 {
     app_config cfg;
@@ -271,6 +299,8 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, train_writes_outputs);
     tcase_add_test(tc, resumed_run_matches_uninterrupted);
+    tcase_add_test(tc, reused_run_dir_rejected);
+    tcase_add_test(tc, resume_with_other_data_rejected);
     tcase_add_test(tc, divergence_stops_with_status);
     tcase_add_test(tc, unwritable_output_fails_cleanly);
     tcase_add_test(tc, missing_dataset_fails_cleanly);
