@@ -392,6 +392,43 @@ START_TEST(list_missing_image_named)
 }
 END_TEST
 
+static void write_rafdb_fixture(void);
+
+START_TEST(check_files_names_missing_lines)
+{
+    write_pacs_fixture();
+    char text[1024] = "art_painting/dog/pic_001.jpg 1\n\n";
+    for (int i = 0; i < 7; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "photo/dog/gone_%d.jpg 1\n", i);
+    const char *list = fixture_write_text("list.txt", text);
+    app_dataset *ds = NULL;
+    ck_assert_rt(app_pacs_open(fixture_path("pacs"), list, &ds));
+    ck_assert_int_eq(app_dataset_check_files(ds), RT_ERR_NOT_FOUND);
+    ck_assert_error_mentions("7 of 8 images");
+    ck_assert_error_mentions("list.txt");
+    ck_assert_error_mentions("line 3: ");
+    ck_assert_error_mentions("photo/dog/gone_0.jpg (not found)");
+    ck_assert_error_mentions("line 7: ");
+    ck_assert_msg(strstr(rt_last_error(), "gone_5.jpg") == NULL, "only 5 are named: %s",
+                  rt_last_error());
+    app_dataset_free(ds);
+
+    list = fixture_write_text("good.txt", "art_painting/dog/pic_001.jpg 1\n");
+    ck_assert_rt(app_pacs_open(fixture_path("pacs"), list, &ds));
+    ck_assert_rt(app_dataset_check_files(ds));
+    app_dataset_free(ds);
+
+    write_rafdb_fixture();
+    remove(fixture_path("raf/Image/aligned/train_00003_aligned.jpg"));
+    ck_assert_rt(app_rafdb_open(fixture_path("raf"), 1, NULL, &ds));
+    ck_assert_int_eq(app_dataset_check_files(ds), RT_ERR_NOT_FOUND);
+    ck_assert_error_mentions("1 of 3 images");
+    ck_assert_error_mentions("line 4: ");
+    ck_assert_error_mentions("train_00003_aligned.jpg");
+    app_dataset_free(ds);
+}
+END_TEST
+
 /* ---- RAF-DB ---- */
 
 static void write_rafdb_fixture(void)
@@ -494,6 +531,57 @@ START_TEST(officehome_sorted_classes)
 
     ck_assert_int_eq(app_officehome_open(fixture_path("oh"), "Clipart", &ds), RT_ERR_NOT_FOUND);
     ck_assert_error_mentions("oh/Clipart");
+}
+END_TEST
+
+/* Writes one small JPEG to dir/name under the fixture folder. */
+static void write_small_jpeg(const char *name, uint32_t seed)
+{
+    app_image img = {0};
+    fixture_pattern(&img, 6, 6, 3, seed);
+    fixture_write(name, "", 0);
+    ck_assert_rt(app_image_write_jpeg(fixture_path(name), &img, 90));
+    app_image_free(&img);
+}
+
+START_TEST(officehome_domains_share_labels)
+{
+    /* Clipart lacks the Bike folder, so per-domain numbering would shift Mug from 2 to 1. */
+    write_small_jpeg("oh/Art/Alarm_Clock/a.jpg", 1);
+    write_small_jpeg("oh/Art/Bike/b.jpg", 2);
+    write_small_jpeg("oh/Art/Mug/c.jpg", 3);
+    write_small_jpeg("oh/Clipart/Alarm_Clock/d.jpg", 4);
+    write_small_jpeg("oh/Clipart/Mug/e.jpg", 5);
+    app_dataset *art = NULL, *clip = NULL;
+    ck_assert_rt(app_officehome_open(fixture_path("oh"), "Art", &art));
+    ck_assert_rt(app_officehome_open(fixture_path("oh"), "Clipart", &clip));
+    ck_assert_int_eq(app_officehome_check_classes(art, clip), RT_ERR_FORMAT);
+    ck_assert_error_mentions("'Bike'");
+    ck_assert_error_mentions("missing from officehome:Clipart");
+    ck_assert_int_eq(app_officehome_check_classes(clip, art), RT_ERR_FORMAT);
+    ck_assert_error_mentions("'Bike'");
+    ck_assert_rt(app_officehome_check_classes(art, art));
+    ck_assert_int_eq(app_officehome_check_classes(art, NULL), RT_ERR_INVALID);
+    app_dataset_free(clip);
+
+    const char *const domains[] = {"Art", "Clipart"};
+    ck_assert_rt(app_officehome_open_domains(fixture_path("oh"), "Clipart", domains, 2, &clip));
+    ck_assert_int_eq(clip->num_classes, 3);
+    ck_assert_int_eq(clip->count, 2);
+    ck_assert_int_eq(clip->labels[0], 0); /* Alarm_Clock */
+    ck_assert_int_eq(clip->labels[1], 2); /* Mug keeps label 2 */
+    ck_assert_rt(app_dataset_check_files(clip));
+    app_dataset_free(clip);
+
+    /* A class folder outside the listed domains' class list is rejected by name. */
+    write_small_jpeg("oh/Product/Lamp/f.jpg", 6);
+    app_dataset *product = NULL;
+    ck_assert_int_eq(
+        app_officehome_open_domains(fixture_path("oh"), "Product", domains, 2, &product),
+        RT_ERR_FORMAT);
+    ck_assert_error_mentions("'Lamp'");
+    ck_assert_ptr_null(product);
+    app_dataset_free(art);
 }
 END_TEST
 
@@ -779,9 +867,11 @@ static Suite *data_suite(void)
     tcase_add_test(tc, pacs_list_loads_rgb);
     tcase_add_test(tc, list_bad_files_rejected);
     tcase_add_test(tc, list_missing_image_named);
+    tcase_add_test(tc, check_files_names_missing_lines);
     tcase_add_test(tc, rafdb_splits_and_paths);
     tcase_add_test(tc, rafdb_noisy_labels);
     tcase_add_test(tc, officehome_sorted_classes);
+    tcase_add_test(tc, officehome_domains_share_labels);
     tcase_add_test(tc, idx_reads_plain_and_gzip);
     tcase_add_test(tc, idx_falls_back_to_gz_name);
     tcase_add_test(tc, idx_bad_files_rejected);
