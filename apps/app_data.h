@@ -68,7 +68,7 @@ int app_dataset_set_labels(app_dataset *ds, const int32_t *labels, int32_t count
  * CIFAR binary version. dir holds data_batch_1..5.bin and test_batch.bin
  * (classes 10) or train.bin and test.bin (classes 100, records with a coarse
  * then a fine label byte; the fine label is used). train selects the split.
- * The files are read into memory once. Every file must hold the official
+ * The files are read into memory once. Every file must contain the official
  * record count (10,000, or 50,000 for CIFAR-100 train.bin), so a truncated
  * file that still ends on a record boundary is rejected.
  */
@@ -118,9 +118,9 @@ int app_rafdb_open(const char *root, int train, const char *noisy_list, app_data
 /*
  * Office-Home domain folder: root/domain/<ClassName>/<file>. The label is the
  * index of the class folder in the byte-wise sorted list of this domain's
- * class folders, so two domains get the same labels only when they have the
- * same class folders: check with app_officehome_check_classes, or open them
- * with app_officehome_open_domains.
+ * class folders. Two domains therefore get the same labels only when they
+ * have the same class folders. Check that with app_officehome_check_classes,
+ * or open them with app_officehome_open_domains.
  */
 int app_officehome_open(const char *root, const char *domain, app_dataset **out);
 
