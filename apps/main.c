@@ -4,6 +4,7 @@
 #include "runtime/rt_clblast.h"
 #include "runtime/runtime.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,8 @@ static int cmd_tune_gemm(const cli *c)
             return usage_error("--fraction %s is invalid: expected a number in (0, 1]",
                                c->fraction);
     }
+    /* a closed output pipe must not kill alumcl and orphan the tuner it runs */
+    signal(SIGPIPE, SIG_IGN);
     rt_context *ctx;
     const char *selector = c->device ? c->device : getenv("ALUMCL_DEVICE");
     if (rt_context_create(&ctx, selector) != RT_OK) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -405,8 +406,14 @@ int rt_clblast_tune(rt_context *ctx, double fraction, FILE *log)
     rt_clblast_params params;
     int st = best_result_in(work, &params);
     remove_dir(work);
-    if (st != RT_OK)
-        return rt_wrap_error(st, "clblast_tuner_xgemm exited with status %d", exit_status);
+    if (st != RT_OK) {
+        if (exit_status != -1 && WIFSIGNALED(exit_status))
+            return rt_wrap_error(st, "clblast_tuner_xgemm was killed by signal %d",
+                                 WTERMSIG(exit_status));
+        return rt_wrap_error(st, "clblast_tuner_xgemm exited with status %d",
+                             exit_status != -1 && WIFEXITED(exit_status) ? WEXITSTATUS(exit_status)
+                                                                         : exit_status);
+    }
     RT_TRY(rt_clblast_store_params(ctx, &params));
     char path[4352];
     RT_TRY(rt_clblast_params_path(ctx, path, sizeof path));
