@@ -143,6 +143,7 @@ static int open_pacs(const app_config *cfg, app_datasets *d)
         app_dataset *part;
         RT_TRY(app_pacs_open(data->root, list, &part));
         RT_TRY(add_part(d, part));
+        RT_TRY(app_dataset_check_files(part));
     }
     int n_train = d->n_parts - first;
     if (n_train == 0)
@@ -150,7 +151,8 @@ static int open_pacs(const app_config *cfg, app_datasets *d)
     RT_TRY(concat_open("pacs-train", d->parts + first, n_train, &d->train_base));
     char list[1200];
     snprintf(list, sizeof list, "%s/%s_test_kfold.txt", split_dir, data->target_domain);
-    return app_pacs_open(data->root, list, &d->test_base);
+    RT_TRY(app_pacs_open(data->root, list, &d->test_base));
+    return app_dataset_check_files(d->test_base);
 }
 
 static int open_officehome(const app_config *cfg, app_datasets *d)
@@ -162,13 +164,15 @@ static int open_officehome(const app_config *cfg, app_datasets *d)
         if (!domain_is_training(data, domains[i]))
             continue;
         app_dataset *part;
-        RT_TRY(app_officehome_open(data->root, domains[i], &part));
+        RT_TRY(app_officehome_open_domains(data->root, domains[i], domains, 4, &part));
         RT_TRY(add_part(d, part));
+        RT_TRY(app_dataset_check_files(part));
     }
     if (d->n_parts == first)
         return rt_set_error(RT_ERR_INVALID, "data.domains leaves no Office-Home training domain");
     RT_TRY(concat_open("officehome-train", d->parts + first, d->n_parts - first, &d->train_base));
-    return app_officehome_open(data->root, data->target_domain, &d->test_base);
+    RT_TRY(app_officehome_open_domains(data->root, data->target_domain, domains, 4, &d->test_base));
+    return app_dataset_check_files(d->test_base);
 }
 
 static int open_cifar(const app_config *cfg, app_datasets *d, int classes, bool human_labels)
@@ -210,7 +214,9 @@ static int open_base(const app_config *cfg, app_datasets *d)
     case APP_DATASET_RAFDB:
         RT_TRY(app_rafdb_open(data->root, 1, data->label_file[0] ? data->label_file : NULL,
                               &d->train_base));
-        return app_rafdb_open(data->root, 0, NULL, &d->test_base);
+        RT_TRY(app_dataset_check_files(d->train_base));
+        RT_TRY(app_rafdb_open(data->root, 0, NULL, &d->test_base));
+        return app_dataset_check_files(d->test_base);
     case APP_DATASET_IDX: {
         char img[1200], lab[1200], timg[1200], tlab[1200];
         snprintf(img, sizeof img, "%s/train-images-idx3-ubyte", data->root);
@@ -225,10 +231,13 @@ static int open_base(const app_config *cfg, app_datasets *d)
         app_dataset *all;
         RT_TRY(app_digits_open(data->root, &all));
         RT_TRY(add_part(d, all));
-        RT_TRY(app_dataset_subset(all, 1500, APP_SUBSET_FIRST, 0, &d->train_base));
-        return rt_set_error(RT_ERR_INVALID,
-                            "data.dataset digits has no test split reader yet; use cifar10n or "
-                            "pacs");
+        if (all->count <= 1500)
+            return rt_set_error(RT_ERR_FORMAT,
+                                "%s has %d rows; the digits split needs more than "
+                                "1500",
+                                data->root, all->count);
+        RT_TRY(app_dataset_range(all, 0, 1500, &d->train_base));
+        return app_dataset_range(all, 1500, all->count - 1500, &d->test_base);
     }
     }
     return rt_set_error(RT_ERR_INVALID, "data.dataset %d is not supported", (int)data->dataset);
