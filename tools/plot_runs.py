@@ -8,7 +8,7 @@ samples.csv). Writes into --out (default: the first run directory):
   test_accuracy.png     test accuracy per epoch, one line per run
   memorization.png      training accuracy on clean samples and, on mislabeled
                         samples, how often the wrong given label is fitted
-  ranking_roc.png       ROC of each run's mislabeled-sample ranking (samples.csv)
+  ranking_roc.png       ROC of every mislabeled-sample score in each run's samples.csv
 Runs are labelled by their method and directory name. Needs matplotlib
 (Debian: python3-matplotlib, for /usr/bin/python3).
 """
@@ -77,27 +77,31 @@ def roc_points(scores, positives):
     return fpr, tpr
 
 
-def ranking_curve(run):
+SCORES = ("loss", "data_uncertainty", "model_entropy", "model_mutual_info")
+
+
+def ranking_curves(run):
+    """Returns [(score name, AUROC, (fpr, tpr))] for every score column of samples.csv."""
     path = os.path.join(run, "samples.csv")
     if not os.path.exists(path):
-        return None
+        return []
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or rows[0].get("is_mislabeled") in (None, "-1"):
-        return None
-    try:
-        with open(os.path.join(run, "summary.json")) as f:
-            summary = json.load(f)
-        score_name = summary.get("ranking", "loss")
-        auroc = summary.get("rankings", {}).get(score_name, {}).get("auroc")
-    except (OSError, ValueError):
-        score_name, auroc = "loss", None
-    if score_name not in rows[0]:
-        return None
-    scores = [float(r[score_name]) for r in rows]
+        return []
     positives = [int(r["is_mislabeled"]) for r in rows]
-    points = roc_points(scores, positives)
-    return (score_name, auroc, points) if points else None
+    curves = []
+    for name in SCORES:
+        if name not in rows[0]:
+            continue
+        scores = [float(r[name]) for r in rows]
+        points = roc_points(scores, positives)
+        if not points:
+            continue
+        fpr, tpr = points
+        auroc = sum((fpr[i + 1] - fpr[i]) * (tpr[i + 1] + tpr[i]) / 2 for i in range(len(fpr) - 1))
+        curves.append((name, auroc, points))
+    return curves
 
 
 def main():
@@ -141,16 +145,14 @@ def main():
     fig.savefig(os.path.join(out, "memorization.png"), dpi=120)
     plt.close(fig)
 
-    curves = {run: ranking_curve(run) for run in args.runs}
+    curves = {run: ranking_curves(run) for run in args.runs}
     if any(curves.values()):
-        fig, ax = plt.subplots(figsize=(4.8, 4.6))
-        for run, curve in curves.items():
-            if not curve:
-                continue
-            score_name, auroc, (fpr, tpr) = curve
-            auroc_text = f", AUROC {auroc:.3f}" if auroc is not None else ""
-            ax.plot(fpr, tpr, label=f"{label_of(run)}: {score_name}{auroc_text}")
-        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+        fig, ax = plt.subplots(figsize=(5.2, 4.8))
+        for i, (run, run_curves) in enumerate(curves.items()):
+            for j, (score_name, auroc, (fpr, tpr)) in enumerate(run_curves):
+                ax.plot(fpr, tpr, color=f"C{i}", linestyle=["-", "--", ":", "-."][j % 4],
+                        label=f"{label_of(run)}: {score_name}, AUROC {auroc:.3f}")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8, label="chance")
         ax.set_xlabel("false positive rate (clean samples flagged)")
         ax.set_ylabel("true positive rate (mislabeled samples found)")
         ax.set_title("Mislabeled-sample ranking")
