@@ -51,11 +51,12 @@ fi
 labels="$shared/cifar-n/CIFAR-10_human.pt"
 [ -f "$labels" ] || labels=data/CIFAR-10_human.pt
 
-# 4. train ERM and ALUM on the same images, labels and seed
+# 4. train ERM and ALUM on the same images, labels and seed; --resume auto
+#    continues an interrupted run and leaves a finished one as it is
 for method in erm alum; do
     echo "=== training $method (seed $seed) ==="
     "$alumcl" train "configs/demo/cifar10n-worse-$method.yaml" "run.seed=$seed" \
-        "data.label_file=$labels" --output "runs/demo/$method-seed$seed"
+        "data.label_file=$labels" --output "runs/demo/$method-seed$seed" --resume auto
 done
 
 # 5. side by side
