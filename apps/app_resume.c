@@ -56,8 +56,8 @@ int trainer_unpack_state(trainer *t, const void *blob, size_t size, const char *
     size_t d = (size_t)t->data.train->count;
     if (!blob || size < sizeof *h || h->magic != RESUME_MAGIC)
         return rt_set_error(RT_ERR_INVALID,
-                            "%s has no training state; it cannot be resumed "
-                            "(use it with --checkpoint or model.pretrained)",
+                            "%s has no training state of this alumcl version; it cannot be "
+                            "resumed (use it with --checkpoint or model.pretrained)",
                             path);
     if ((size_t)h->dataset_size != d)
         return rt_set_error(RT_ERR_INVALID,

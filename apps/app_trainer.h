@@ -15,7 +15,7 @@
 #include "nn/nn_checkpoint.h"
 #include "runtime/runtime.h"
 
-#define RESUME_MAGIC 0x414c5253u /* "ALRS" */
+#define RESUME_MAGIC 0x414c5232u /* "ALR2": the layout of resume_header below */
 #define MAX_EPOCH_RECORDS 4096
 
 /* One row of metrics.csv / metrics.jsonl. */
