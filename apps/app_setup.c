@@ -257,6 +257,16 @@ int app_datasets_open(const app_config *cfg, app_datasets *d)
                             d->train_base->num_classes);
     d->train = d->train_base;
     d->test = d->test_base;
+    if (data->train_subset >= d->train_base->count)
+        fprintf(stderr,
+                "warning: data.train_subset %d is not below the %d training images; "
+                "using all of them\n",
+                data->train_subset, d->train_base->count);
+    if (data->test_subset >= d->test_base->count)
+        fprintf(stderr,
+                "warning: data.test_subset %d is not below the %d test images; "
+                "using all of them\n",
+                data->test_subset, d->test_base->count);
     if (data->train_subset > 0 && data->train_subset < d->train_base->count) {
         app_subset_mode mode = data->subset_seed < 0 ? APP_SUBSET_FIRST : APP_SUBSET_RANDOM;
         RT_TRY(app_dataset_subset(d->train_base, data->train_subset, mode,
