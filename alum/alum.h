@@ -51,7 +51,7 @@ typedef struct alum_config {
 /* Mask of every feature point, for lc_points. */
 #define ALUM_ALL_POINTS ((1u << NN_NUM_POINTS) - 1u)
 
-/* Fills the full ALUM defaults: LC at P0..P4, AP, AN, triplet, per_anchor, p 0.5,
+/* Fills the full ALUM defaults: LC at P0..P4, AP, AN, triplet, batch_union, p 0.5,
  * eps 1e-6, margin 0.3, weight 1, normalised embeddings. */
 void alum_config_default(alum_config *config);
 

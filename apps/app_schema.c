@@ -268,9 +268,9 @@ const app_key app_keys[] = {
     KEY_BOOL("method.an", method.an, "true",
              "ALUM adversarial negatives (AN) in the P5 data-uncertainty scales."),
     KEY_BOOL("method.triplet", method.triplet, "true", "ALUM batch-hard triplet loss (T)."),
-    KEY_ENUM("method.variance_mode", method.variance_mode, "per_anchor", variance_names,
-             "P5 scales: per_anchor (per sample, over its triplet) or batch_union (per channel, "
-             "over the anchor, AP and AN batches)."),
+    KEY_ENUM("method.variance_mode", method.variance_mode, "batch_union", variance_names,
+             "P5 scales: batch_union (per channel, over the anchor, AP and AN batches; the "
+             "default, which tested better) or per_anchor (per sample, over its triplet)."),
     KEY_FLOAT("method.margin", method.margin, "0.3", AT_LEAST(0.0), "Triplet-loss margin."),
     KEY_FLOAT("method.triplet_weight", method.triplet_weight, "1.0", AT_LEAST(0.0),
               "Weight of the triplet loss added to the cross-entropy."),

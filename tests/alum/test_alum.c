@@ -37,7 +37,7 @@ START_TEST(config_defaults)
     ck_assert(c.adversarial_positive);
     ck_assert(c.adversarial_negative);
     ck_assert(c.triplet);
-    ck_assert_int_eq(c.variance_mode, ALUM_VARIANCE_PER_ANCHOR);
+    ck_assert_int_eq(c.variance_mode, ALUM_VARIANCE_BATCH_UNION);
     ck_assert_float_eq(c.probability, 0.5f);
     ck_assert_float_eq(c.eps, 1e-6f);
     ck_assert_float_eq(c.margin, 0.3f);

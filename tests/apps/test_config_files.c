@@ -140,12 +140,12 @@ START_TEST(ablation_switches_parts)
         bool ap, an, triplet;
         app_variance_mode mode;
     } cases[] = {
-        {"ablation/cifar10n-worse/lc.yaml", false, false, false, APP_VARIANCE_PER_ANCHOR},
-        {"ablation/cifar10n-worse/lc-ap.yaml", true, false, false, APP_VARIANCE_PER_ANCHOR},
-        {"ablation/cifar10n-worse/lc-an.yaml", false, true, false, APP_VARIANCE_PER_ANCHOR},
-        {"ablation/cifar10n-worse/lc-ap-an.yaml", true, true, false, APP_VARIANCE_PER_ANCHOR},
-        {"ablation/cifar10n-worse/full.yaml", true, true, true, APP_VARIANCE_PER_ANCHOR},
-        {"ablation/cifar10n-worse/batch-union.yaml", true, true, true, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/lc.yaml", false, false, false, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/lc-ap.yaml", true, false, false, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/lc-an.yaml", false, true, false, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/lc-ap-an.yaml", true, true, false, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/full.yaml", true, true, true, APP_VARIANCE_BATCH_UNION},
+        {"ablation/cifar10n-worse/per-anchor.yaml", true, true, true, APP_VARIANCE_PER_ANCHOR},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         app_config cfg;
