@@ -100,11 +100,11 @@ int trainer_read_samples(trainer *t, float *loss, float *pred, float *prob, floa
 
 /* ---- evaluation ---- */
 
-/* Runs the test set in evaluation mode; writes mean loss and accuracy in percent. */
-int trainer_evaluate(trainer *t, app_dataset *ds, double *loss_out, double *acc_out)
+int trainer_open_eval_loader(trainer *t, const app_dataset *ds, app_sampler **sampler,
+                             app_loader **loader)
 {
-    app_sampler *seq;
-    RT_TRY(app_sampler_create_sequential(ds->count, &seq));
+    *loader = NULL;
+    RT_TRY(app_sampler_create_sequential(ds->count, sampler));
     app_loader_config lc = {0};
     lc.batch_size = t->cfg->data.batch_size;
     lc.num_threads = t->cfg->data.workers > 0 ? t->cfg->data.workers : 1;
@@ -112,15 +112,27 @@ int trainer_evaluate(trainer *t, app_dataset *ds, double *loss_out, double *acc_
     lc.drop_last = 0;
     lc.seed = (uint64_t)t->cfg->run.seed;
     app_augment_from_config(t->cfg, 3, false, &lc.augment);
-    app_loader *ld;
-    int st = app_loader_create(ds, seq, &lc, &ld);
+    int st = app_loader_create(ds, *sampler, &lc, loader);
+    if (st == RT_OK)
+        st = app_loader_start_epoch(*loader);
     if (st != RT_OK) {
-        app_sampler_free(seq);
-        return st;
+        app_loader_destroy(*loader);
+        app_sampler_free(*sampler);
+        *loader = NULL;
+        *sampler = NULL;
     }
+    return st;
+}
+
+/* Runs the test set in evaluation mode; writes mean loss and accuracy in percent. */
+int trainer_evaluate(trainer *t, app_dataset *ds, double *loss_out, double *acc_out)
+{
+    app_sampler *seq;
+    app_loader *ld;
+    RT_TRY(trainer_open_eval_loader(t, ds, &seq, &ld));
+    int st = RT_OK;
     double loss_sum = 0, correct = 0;
     int seen = 0;
-    st = app_loader_start_epoch(ld);
     while (st == RT_OK) {
         const app_batch *b;
         st = app_loader_next(ld, &b, NULL);

@@ -118,6 +118,11 @@ int trainer_upload_batch(trainer *t, const app_batch *b);
 int trainer_record_samples(trainer *t, int n);
 int trainer_read_samples(trainer *t, float *loss, float *pred, float *prob, float *seen);
 
+/* Creates a sequential sampler and an evaluation loader (no random augmentation) over ds,
+ * with its first epoch started. */
+int trainer_open_eval_loader(trainer *t, const app_dataset *ds, app_sampler **sampler,
+                             app_loader **loader);
+
 /* Runs ds in evaluation mode; writes the mean loss and the accuracy in percent. */
 int trainer_evaluate(trainer *t, app_dataset *ds, double *loss_out, double *acc_out);
 

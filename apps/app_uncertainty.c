@@ -31,26 +31,16 @@ static int model_uncertainty(trainer *t, float *entropy, float *mutual_info)
 {
     const app_config *cfg = t->cfg;
     int passes = cfg->uncertainty.mc_passes;
-    int d = t->data.train->count, k = cfg->data.num_classes;
+    int k = cfg->data.num_classes;
     int batch = cfg->data.batch_size;
     app_sampler *seq;
-    RT_TRY(app_sampler_create_sequential(d, &seq));
-    app_loader_config lc = {0};
-    lc.batch_size = batch;
-    lc.num_threads = cfg->data.workers > 0 ? cfg->data.workers : 1;
-    lc.queue_depth = 2 * lc.num_threads;
-    lc.seed = (uint64_t)cfg->run.seed;
-    app_augment_from_config(cfg, 3, false, &lc.augment);
-    app_loader *ld = NULL;
+    app_loader *ld;
+    RT_TRY(trainer_open_eval_loader(t, t->data.train, &seq, &ld));
     rt_tensor all_logits = {0}, out = {0}, scratch = {0};
     int shape3[3] = {passes, batch, k}, shape2[2] = {2, batch};
-    int st = app_loader_create(t->data.train, seq, &lc, &ld);
-    if (st == RT_OK)
-        st = rt_tensor_alloc(t->ctx, &all_logits, "mc.logits", RT_F32, 3, shape3);
+    int st = rt_tensor_alloc(t->ctx, &all_logits, "mc.logits", RT_F32, 3, shape3);
     if (st == RT_OK)
         st = rt_tensor_alloc(t->ctx, &out, "mc.uncertainty", RT_F32, 2, shape2);
-    if (st == RT_OK)
-        st = app_loader_start_epoch(ld);
     alum_set_mc_mode(t->method, true);
     float *host = malloc((size_t)2 * batch * sizeof *host);
     if (!host && st == RT_OK)
