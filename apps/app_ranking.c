@@ -155,8 +155,7 @@ int trainer_write_summary(trainer *t)
     }
     const epoch_record *last = t->n_records ? &t->records[t->n_records - 1] : NULL;
     fprintf(f.stream, "{\n  \"method\": \"%s\",\n  \"seed\": %lld,\n  \"epochs\": %d,\n",
-            app_config_enum_name("method.name", t->cfg->method.name), t->cfg->run.seed,
-            t->cfg->run.epochs);
+            app_config_enum_name("method.name", t->cfg->method.name), t->cfg->run.seed, t->epoch);
     double seconds = 0;
     for (int i = 0; i < t->n_records; i++)
         seconds += t->records[i].seconds;

@@ -171,17 +171,28 @@ int trainer_save_rotating(trainer *t, int next_epoch, char *path_out, size_t siz
     return RT_OK;
 }
 
-/* Prints the config keys whose value differs from the run that wrote the checkpoint. */
-static void warn_config_changes(const trainer *t, const char *path, const char *saved_yaml)
+/*
+ * Rejects a change of method against the run that wrote the checkpoint, and
+ * prints the other config keys whose value differs.
+ */
+static int check_config_changes(const trainer *t, const char *path, const char *saved_yaml)
 {
     app_config saved;
     if (app_config_load_buffer(&saved, path, saved_yaml, strlen(saved_yaml), NULL, 0, NULL) !=
         RT_OK)
-        return;
+        return RT_OK; /* written by another version: the tensor checks still apply */
+    if (saved.method.name != t->cfg->method.name)
+        return rt_set_error(RT_ERR_INVALID,
+                            "%s was trained with method.name=%s; resuming it as %s would mix two "
+                            "methods in one run. Set method.name=%s or start a new run",
+                            path, app_config_enum_name("method.name", saved.method.name),
+                            app_config_enum_name("method.name", t->cfg->method.name),
+                            app_config_enum_name("method.name", saved.method.name));
     char diff[2048];
     if (app_config_compare(&saved, t->cfg, diff, sizeof diff) > 0)
         printf("warning: resuming with settings that differ from the run that wrote %s: %s\n", path,
                diff);
+    return RT_OK;
 }
 
 static int load_training_checkpoint(trainer *t, const char *path)
@@ -190,7 +201,7 @@ static int load_training_checkpoint(trainer *t, const char *path)
     RT_TRY(nn_checkpoint_load(t->ctx, path, nn_resnet_params(t->net), t->opt, &header));
     int st = trainer_unpack_state(t, header.rng_state, header.rng_state_size, path);
     if (st == RT_OK && header.metadata)
-        warn_config_changes(t, path, header.metadata);
+        st = check_config_changes(t, path, header.metadata);
     nn_checkpoint_header_free(&header);
     return st;
 }

@@ -2,6 +2,7 @@
 #include "apps/app_trainer.h"
 #include "apps/app_report.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -278,17 +279,24 @@ static int setup_noise_flags(trainer *t)
     return RT_OK;
 }
 
-uint64_t trainer_data_fingerprint(const app_dataset *ds)
+uint64_t trainer_data_fingerprint(const app_dataset *ds, const char *root)
 {
     uint64_t h = 0xcbf29ce484222325ull;
+    size_t root_len = root ? strlen(root) : 0;
     char text[600];
     for (int32_t i = 0; i < ds->count; i++) {
         app_dataset_describe(ds, i, text, sizeof text);
-        size_t len = strlen(text);
-        snprintf(text + len, sizeof text - len, "|%d|%d", ds->labels[i],
-                 ds->clean_labels ? ds->clean_labels[i] : -1);
-        for (const char *c = text; *c; c++)
+        /* hash the part below the dataset root, so a moved dataset still matches */
+        const char *rel = text;
+        if (root_len && strncmp(text, root, root_len) == 0)
+            rel = text + root_len;
+        while (*rel == '/')
+            rel++;
+        for (const char *c = rel; *c; c++)
             h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+        int32_t labels[2] = {ds->labels[i], ds->clean_labels ? ds->clean_labels[i] : -1};
+        for (size_t b = 0; b < sizeof labels; b++)
+            h = (h ^ ((const unsigned char *)labels)[b]) * 0x100000001b3ull;
     }
     return h;
 }
@@ -309,14 +317,26 @@ static int lock_run_dir(trainer *t)
     return RT_OK;
 }
 
-/* Rejects a directory that already holds a run unless the run is being resumed. */
+/*
+ * Rejects a directory that already holds a run (a checkpoint) unless the run
+ * is being resumed. A start that failed before its first checkpoint does not
+ * count, so a corrected command can reuse the directory.
+ */
 static int check_run_dir_free(const trainer *t)
 {
     if (t->options->resume)
         return RT_OK;
-    char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", t->run_dir);
-    if (access(path, F_OK) == 0)
+    DIR *dir = opendir(t->ckpt_dir);
+    if (!dir)
+        return RT_OK;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(dir))) {
+        size_t len = strlen(e->d_name);
+        found = len > 5 && strcmp(e->d_name + len - 5, ".ckpt") == 0;
+    }
+    closedir(dir);
+    if (found)
         return rt_set_error(RT_ERR_INVALID,
                             "run directory %s already holds a run; continue it with --resume "
                             "auto, or choose another --output (or delete the directory)",
@@ -360,7 +380,7 @@ int trainer_setup(trainer *t, const app_config *cfg, const app_run_options *opti
     printf("device: %s\n", device);
     RT_TRY(app_datasets_open(cfg, &t->data));
     RT_TRY(setup_noise_flags(t));
-    t->data_fingerprint = trainer_data_fingerprint(t->data.train);
+    t->data_fingerprint = trainer_data_fingerprint(t->data.train, cfg->data.root);
     RT_TRY(setup_model(t));
     if (training) {
         RT_TRY(setup_run_dir(t));
@@ -387,10 +407,11 @@ void trainer_print_startup(const trainer *t)
                100.0 * t->data.noise_rate);
     else
         printf("%-22s unknown (no clean labels)\n", "label noise");
-    printf("%-22s %d, %d steps per epoch, %d epoch%s\n", "batch size",
+    printf("%-22s %d, %d step%s per epoch, %d epoch%s\n", "batch size",
            cfg->data.sampler == APP_SAMPLER_TYPE_PK ? cfg->data.pk_classes * cfg->data.pk_samples
                                                     : cfg->data.batch_size,
-           t->steps_per_epoch, cfg->run.epochs, cfg->run.epochs == 1 ? "" : "s");
+           t->steps_per_epoch, t->steps_per_epoch == 1 ? "" : "s", cfg->run.epochs,
+           cfg->run.epochs == 1 ? "" : "s");
     printf("%-22s %s, lr %g, weight decay %g, schedule %s\n", "optimiser",
            app_config_enum_name("optim.name", cfg->optim.name), cfg->optim.lr,
            cfg->optim.weight_decay, app_config_enum_name("schedule.type", cfg->schedule.type));

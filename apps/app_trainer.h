@@ -95,10 +95,11 @@ enum {
 
 /*
  * Returns a 64-bit FNV-1a hash of the training set: every sample's source
- * description, training label and clean label. A checkpoint records it, so
- * per-sample arrays are never restored onto other images.
+ * description below root (so moving the dataset keeps the hash), training
+ * label and clean label. A checkpoint records it, so per-sample arrays are
+ * never restored onto other images.
  */
-uint64_t trainer_data_fingerprint(const app_dataset *ds);
+uint64_t trainer_data_fingerprint(const app_dataset *ds, const char *root);
 
 /* Monotonic wall-clock time in seconds. */
 double app_now_seconds(void);

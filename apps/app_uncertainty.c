@@ -93,7 +93,8 @@ static int model_uncertainty(trainer *t, float *entropy, float *mutual_info)
 
 /*
  * Chooses where uncertainty.csv/json go: --output when given, else the run
- * directory of the checkpoint (RUN/checkpoints/X.ckpt), else run.output_dir.
+ * directory of the checkpoint (RUN/checkpoints/X.ckpt), else the directory
+ * that holds the checkpoint.
  */
 static void output_dir_for(const app_config *cfg, const app_run_options *options, char *dir,
                            size_t size)
@@ -104,19 +105,19 @@ static void output_dir_for(const app_config *cfg, const app_run_options *options
     }
     snprintf(dir, size, "%s", options->checkpoint);
     char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        char *parent = strrchr(dir, '/');
-        const char *base = parent ? parent + 1 : dir;
-        if (strcmp(base, "checkpoints") == 0) {
-            if (parent)
-                *parent = '\0';
-            else
-                snprintf(dir, size, ".");
-            return;
-        }
+    if (!slash) {
+        snprintf(dir, size, ".");
+        return;
     }
-    snprintf(dir, size, "%s", cfg->run.output_dir);
+    *slash = '\0';
+    char *parent = strrchr(dir, '/');
+    const char *base = parent ? parent + 1 : dir;
+    if (strcmp(base, "checkpoints") != 0)
+        return;
+    if (parent)
+        *parent = '\0';
+    else
+        snprintf(dir, size, ".");
 }
 
 static int run_uncertainty(trainer *t, const app_run_options *options)

@@ -21,7 +21,7 @@ static const char usage_text[] =
     "  uncertainty CONFIG --checkpoint PATH [KEY=VALUE ...] [--device SEL] [--csv FILE]\n"
     "        [--output DIR]        rank training samples by how likely their label is wrong;\n"
     "                              writes uncertainty.csv and .json to DIR (default: the\n"
-    "                              checkpoint's run directory)\n"
+    "                              checkpoint's run directory, or the checkpoint's folder)\n"
     "  devices                     list OpenCL platforms and devices\n"
     "  tune-gemm [--device SEL] [--fraction F]\n"
     "                              tune CLBlast's GEMM for the device (clblast-utils) and store\n"

@@ -260,6 +260,36 @@ START_TEST(resume_with_other_data_rejected)
 }
 END_TEST
 
+START_TEST(resume_with_other_method_rejected)
+{
+    app_config cfg;
+    const char *one_epoch[] = {"run.epochs=1", NULL};
+    tiny_config(&cfg, "othermethod", one_epoch);
+    app_run_options opt = {0};
+    ck_assert_int_eq(app_train(&cfg, &opt), 0);
+    const char *erm[] = {"method.name=erm", NULL};
+    tiny_config(&cfg, "othermethod", erm);
+    opt.resume = "auto";
+    ck_assert_int_eq(app_train(&cfg, &opt), APP_EXIT_FAILURE);
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "method.name=alum"));
+}
+END_TEST
+
+START_TEST(failed_start_leaves_dir_reusable)
+{
+    /* the run directory exists when resuming a missing checkpoint fails */
+    app_config cfg;
+    const char *one_epoch[] = {"run.epochs=1", NULL};
+    tiny_config(&cfg, "retry", one_epoch);
+    app_run_options opt = {0};
+    opt.resume = "/nonexistent/ckpt-0000000001.ckpt";
+    ck_assert_int_eq(app_train(&cfg, &opt), APP_EXIT_FAILURE);
+    ck_assert(file_exists("retry", "config.yaml"));
+    opt.resume = NULL;
+    ck_assert_int_eq(app_train(&cfg, &opt), 0);
+}
+END_TEST
+
 START_TEST(divergence_stops_with_status)
 {
     app_config cfg;
@@ -301,6 +331,8 @@ int main(void)
     tcase_add_test(tc, resumed_run_matches_uninterrupted);
     tcase_add_test(tc, reused_run_dir_rejected);
     tcase_add_test(tc, resume_with_other_data_rejected);
+    tcase_add_test(tc, resume_with_other_method_rejected);
+    tcase_add_test(tc, failed_start_leaves_dir_reusable);
     tcase_add_test(tc, divergence_stops_with_status);
     tcase_add_test(tc, unwritable_output_fails_cleanly);
     tcase_add_test(tc, missing_dataset_fails_cleanly);
