@@ -127,7 +127,8 @@ const app_key app_keys[] = {
     /* data */
     KEY_ENUM("data.dataset", data.dataset, "cifar10n", dataset_names,
              "Dataset to train and test on."),
-    KEY_STRING("data.root", data.root, "\"\"", NULL, "Dataset root directory."),
+    KEY_STRING("data.root", data.root, "\"\"", NULL,
+               "Dataset root directory; for digits the digits.csv.gz file."),
     KEY_STRING("data.label_file", data.label_file, "\"\"", NULL,
                "Label file: CIFAR-N .pt or .csv, or a RAF-DB noisy training list."),
     KEY_STRING("data.label_set", data.label_set, "\"\"", label_set_names,

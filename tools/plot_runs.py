@@ -27,12 +27,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 def read_metrics(run):
     path = os.path.join(run, "metrics.csv")
     if not os.path.exists(path):
-        sys.exit(f"error: {path} not found; is {run} an alumcl run directory that finished an "
-                 "epoch?")
+        print(f"warning: skipping {run}: {path} not found (no finished epoch yet?)",
+              file=sys.stderr)
+        return None
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        sys.exit(f"error: {run}/metrics.csv has no epochs; did the run finish one epoch?")
+        print(f"warning: skipping {run}: metrics.csv has no epochs", file=sys.stderr)
+        return None
     return rows
 
 
@@ -106,13 +108,16 @@ def ranking_curves(run):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+")
-    parser.add_argument("--out")
-    parser.add_argument("--title", default="")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="alumcl train output directory")
+    parser.add_argument("--out", help="directory for the PNG files (default: the first RUN_DIR)")
+    parser.add_argument("--title", default="", help="title of the test-accuracy figure")
     args = parser.parse_args()
     out = args.out or args.runs[0]
-    os.makedirs(out, exist_ok=True)
     metrics = {run: read_metrics(run) for run in args.runs}
+    metrics = {run: rows for run, rows in metrics.items() if rows}
+    if not metrics:
+        sys.exit("error: none of the run directories has a metrics.csv with an epoch")
+    os.makedirs(out, exist_ok=True)
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for run, rows in metrics.items():
@@ -145,7 +150,7 @@ def main():
     fig.savefig(os.path.join(out, "memorization.png"), dpi=120)
     plt.close(fig)
 
-    curves = {run: ranking_curves(run) for run in args.runs}
+    curves = {run: ranking_curves(run) for run in metrics}
     if any(curves.values()):
         fig, ax = plt.subplots(figsize=(5.2, 4.8))
         for i, (run, run_curves) in enumerate(curves.items()):
