@@ -132,23 +132,25 @@ def main():
     fig.savefig(os.path.join(out, "test_accuracy.png"), dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, (run, rows) in enumerate(metrics.items()):
-        if all(v != v for v in column(rows, "train_acc_clean")):
-            continue  # no clean labels, so nothing to compare
-        colour = f"C{i}"
-        epochs = column(rows, "epoch")
-        ax.plot(epochs, column(rows, "train_acc_clean"), color=colour, label=f"{label_of(run)}: clean")
-        ax.plot(epochs, column(rows, "train_acc_noisy_given"), color=colour, linestyle="--",
-                label=f"{label_of(run)}: mislabeled, fits wrong label")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training accuracy against the given label (%)")
-    ax.set_title("Clean samples versus memorised wrong labels")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "memorization.png"), dpi=120)
-    plt.close(fig)
+    with_clean = {run: rows for run, rows in metrics.items()
+                  if any(v == v for v in column(rows, "train_acc_clean"))}
+    if with_clean:  # without clean labels there is nothing to compare
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for i, (run, rows) in enumerate(with_clean.items()):
+            colour = f"C{i}"
+            epochs = column(rows, "epoch")
+            ax.plot(epochs, column(rows, "train_acc_clean"), color=colour,
+                    label=f"{label_of(run)}: clean")
+            ax.plot(epochs, column(rows, "train_acc_noisy_given"), color=colour, linestyle="--",
+                    label=f"{label_of(run)}: mislabeled, fits wrong label")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training accuracy against the given label (%)")
+        ax.set_title("Clean samples versus memorised wrong labels")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "memorization.png"), dpi=120)
+        plt.close(fig)
 
     curves = {run: ranking_curves(run) for run in metrics}
     if any(curves.values()):
