@@ -37,7 +37,7 @@ void app_alum_config_from(const app_config *cfg, alum_config *out);
 void app_optim_config_from(const app_config *cfg, nn_optim_config *out);
 void app_schedule_config_from(const app_config *cfg, int steps_per_epoch, nn_schedule_config *out);
 
-/* Marks batch-norm parameters and biases as not decayed when cfg asks for it. */
+/* Marks batch-norm parameters and biases as not decayed when cfg->optim.no_decay_bn_bias is set. */
 void app_apply_decay_policy(const app_config *cfg, nn_param_list *params);
 
 #endif

@@ -29,7 +29,7 @@ enum {
     APP_EXIT_INTERRUPTED = 130 /* SIGINT or SIGTERM: checkpoint written, resume with --resume */
 };
 
-/* Trains as cfg says; returns a process exit status after printing any error. */
+/* Trains as cfg specifies and returns a process exit status after printing any error. */
 int app_train(const app_config *cfg, const app_run_options *options);
 
 /* Evaluates a checkpoint on the test set; prints loss and accuracy. */

@@ -318,7 +318,7 @@ static int lock_run_dir(trainer *t)
 }
 
 /*
- * Rejects a directory that already holds a run (a checkpoint) unless the run
+ * Rejects a directory that already contains a run (a checkpoint) unless the run
  * is being resumed. A start that failed before its first checkpoint does not
  * count, so a corrected command can reuse the directory.
  */
@@ -338,7 +338,7 @@ static int check_run_dir_free(const trainer *t)
     closedir(dir);
     if (found)
         return rt_set_error(RT_ERR_INVALID,
-                            "run directory %s already holds a run; continue it with --resume "
+                            "run directory %s already contains a run; continue it with --resume "
                             "auto, or choose another --output (or delete the directory)",
                             t->run_dir);
     return RT_OK;

@@ -4,7 +4,7 @@
  * Internal to apps/. app_trainer.c sets a trainer up from a config and owns
  * its device buffers; app_resume.c saves and restores it through
  * checkpoints; app_ranking.c scores training samples as likely mislabeled;
- * app_train.c runs the epochs; app_uncertainty.c holds eval and uncertainty.
+ * app_train.c runs the epochs; app_uncertainty.c contains eval and uncertainty.
  */
 #ifndef ALUMCL_APP_TRAINER_H
 #define ALUMCL_APP_TRAINER_H
@@ -135,7 +135,7 @@ int trainer_resume(trainer *t, const char *resume);
 int trainer_unpack_state(trainer *t, const void *blob, size_t size, const char *path);
 
 /* Fills the loss, probability and (when mined) data-uncertainty scores of the last epoch.
- * buf holds 6 x the training set size floats. */
+ * buf has room for 6 x the training set size floats. */
 int trainer_training_scores(trainer *t, float *scores[RANK_COUNT], float *buf);
 /* Writes the ranked CSV and prints and records (as JSON members) every ranking's quality. */
 int trainer_report_rankings(const trainer *t, float *const scores[RANK_COUNT], const char *csv_path,

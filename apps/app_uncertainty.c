@@ -94,7 +94,7 @@ static int model_uncertainty(trainer *t, float *entropy, float *mutual_info)
 /*
  * Chooses where uncertainty.csv/json go: --output when given, else the run
  * directory of the checkpoint (RUN/checkpoints/X.ckpt), else the directory
- * that holds the checkpoint.
+ * that contains the checkpoint.
  */
 static void output_dir_for(const app_config *cfg, const app_run_options *options, char *dir,
                            size_t size)

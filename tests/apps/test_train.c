@@ -241,7 +241,7 @@ START_TEST(reused_run_dir_rejected)
     app_run_options opt = {0};
     ck_assert_int_eq(app_train(&cfg, &opt), 0);
     ck_assert_int_eq(app_train(&cfg, &opt), APP_EXIT_FAILURE);
-    ck_assert_ptr_nonnull(strstr(rt_last_error(), "already holds a run"));
+    ck_assert_ptr_nonnull(strstr(rt_last_error(), "already contains a run"));
 }
 END_TEST
 
